@@ -1,0 +1,37 @@
+"""Quickstart: grow a classifier from 2 hidden units on the two-moons problem."""
+
+from sklearn.datasets import make_moons
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skfold import FoldGrowClassifier
+
+X, y = make_moons(n_samples=1000, noise=0.2, random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+
+model = make_pipeline(StandardScaler(), FoldGrowClassifier(max_hidden_units=16, random_state=0))
+model.fit(X_train, y_train)
+grown = model[-1]
+
+print(f"test accuracy: {model.score(X_test, y_test):.3f}")
+print(f"grown architecture: {grown.n_features_in_}-"
+      + "-".join(map(str, grown.hidden_layer_sizes_)) + f"-{grown.n_outputs_}"
+      + f" after {grown.n_growths_} growths, {grown.n_iter_} iterations")
+
+mlp = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=grown.hidden_layer_sizes_,
+                                                    max_iter=2000, random_state=0))
+print(f"MLPClassifier of the same width: {mlp.fit(X_train, y_train).score(X_test, y_test):.3f}")
+
+print("\ngrowth history (why each hidden unit exists):")
+columns = ["growth", "epoch", "unit", "instance_index", "predicted", "true", "fold_distance",
+           "loss_before", "loss_after", "fallback"]
+try:
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.precision", 4):
+        print(pd.DataFrame(grown.growth_history_)[columns].to_string(index=False))
+except ImportError:
+    for event in grown.growth_history_:
+        print({key: event.get(key) for key in columns})

@@ -1,0 +1,7 @@
+"""skfold: grow neural networks by folding on typical instances, the scikit-learn way."""
+
+from ._estimators import FoldGrowClassifier, FoldGrowRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["FoldGrowClassifier", "FoldGrowRegressor", "__version__"]

@@ -1,0 +1,945 @@
+"""The scikit-learn layer: parameters, validation, targets, and the train/grow loop."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (_check_partial_fit_first_call,
+                                      check_classification_targets, type_of_target)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import folding
+from ._device import resolve_device
+from .growth import broaden_layer
+from .network import GrowableMLP
+from .schedule import GrowthSchedule
+from .training import EVAL_CHUNK, Trainer, evaluate_loss, thread_limits
+
+#: Training precision. Mini-batch solvers train in float32 (half the memory traffic on large
+#: data). L-BFGS trains in float64, as scikit-learn's MLP does: its line search needs a loss
+#: accurate beyond float32's 1e-7 (measured: in float32 it stalls with "ABNORMAL" line searches
+#: right after a growth). Predictions are always computed in float64 so that probabilities are
+#: consistent to scikit-learn's tolerances whatever the batch size.
+SOLVER_DTYPES = {"lbfgs": torch.float64, "adam": torch.float32, "sgd": torch.float32}
+#: ``solver="auto"`` uses full-batch L-BFGS up to this many training rows, Adam above.
+AUTO_LBFGS_MAX_SAMPLES = 10_000
+#: Divergences (non-finite loss) tolerated before training stops.
+MAX_DIVERGENCES = 5
+
+
+def _solver_is_stochastic(estimator):
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers; "
+            f"{estimator.solver!r} is not stochastic. Use solver='adam', 'sgd' or 'auto'."
+        )
+    return True
+
+
+class BaseFoldGrow(BaseEstimator):
+    """Shared machinery of :class:`FoldGrowClassifier` and :class:`FoldGrowRegressor`."""
+
+    _task = None
+    _plateau_stops_lbfgs = True
+
+    _parameter_constraints: dict = {
+        "hidden_units": [Interval(Integral, 1, None, closed="left")],
+        "max_hidden_units": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [Interval(Integral, 1, None, closed="left")],
+        "growth_schedule": [StrOptions({"plateau", "fixed", "none"})],
+        "grow_every": [Interval(Integral, 1, None, closed="left")],
+        "units_per_growth": [Interval(Integral, 1, None, closed="left")],
+        "growth_patience": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions(set(folding.INITS))],
+        "instance_selection": [StrOptions(set(folding.INSTANCE_SELECTIONS))],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "search_subsample": [Interval(Integral, 1, None, closed="left")],
+        "fold_point": [StrOptions(set(folding.FOLD_POINTS))],
+        "solver": [StrOptions({"auto", "lbfgs", "adam", "sgd"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(self, *, hidden_units=2, max_hidden_units=32, max_depth=1,
+                 growth_schedule="plateau", grow_every=50, units_per_growth=1,
+                 growth_patience=3, init="fold", instance_selection="kmeans", n_clusters=8,
+                 search_subsample=2000, fold_point="segment", solver="auto", alpha=1e-4,
+                 batch_size="auto", learning_rate_init=1e-3, momentum=0.9, max_iter=1000,
+                 tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
+                 device="auto", random_state=None, verbose=0, warm_start=False):
+        self.hidden_units = hidden_units
+        self.max_hidden_units = max_hidden_units
+        self.max_depth = max_depth
+        self.growth_schedule = growth_schedule
+        self.grow_every = grow_every
+        self.units_per_growth = units_per_growth
+        self.growth_patience = growth_patience
+        self.init = init
+        self.instance_selection = instance_selection
+        self.n_clusters = n_clusters
+        self.search_subsample = search_subsample
+        self.fold_point = fold_point
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ fitted views
+    @property
+    def hidden_layer_sizes_(self):
+        """Current widths of the hidden layers."""
+        return self.network_.hidden_sizes
+
+    @property
+    def coefs_(self):
+        """Weight matrices as float64 arrays of shape ``(n_in, n_out)``, as in ``MLPClassifier``."""
+        return self.network_.coefs()
+
+    @property
+    def intercepts_(self):
+        return self.network_.intercepts()
+
+    @property
+    def n_layers_(self):
+        return self.network_.n_hidden_layers + 2
+
+    @property
+    def n_growths_(self):
+        """Number of growth events that changed the architecture (units added or layer inserted)."""
+        return sum(1 for e in self.growth_history_ if e.get("unit") is not None
+                   or e.get("kind") == "deepen")
+
+    # ------------------------------------------------------------------ validation helpers
+    def _check_params(self):
+        self._validate_params()
+        if self.hidden_units > self.max_hidden_units:
+            raise ValueError(
+                f"hidden_units={self.hidden_units} exceeds max_hidden_units="
+                f"{self.max_hidden_units}; the network starts at hidden_units and grows up to "
+                "max_hidden_units."
+            )
+
+    def _effective_solver(self, n_samples, incremental):
+        if self.solver != "auto":
+            return self.solver
+        if incremental or n_samples > AUTO_LBFGS_MAX_SAMPLES:
+            return "adam"
+        return "lbfgs"
+
+    def _validate_sample_weight(self, sample_weight, X):
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if not np.all(np.isfinite(sw)):
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if sw.sum() <= 0:
+            raise ValueError("sample_weight sums to zero: at least one sample needs a "
+                             "positive weight.")
+        return sw
+
+    def _to_tensor(self, array, dtype=None):
+        dtype = dtype or SOLVER_DTYPES[self._solver]
+        np_dtype = {torch.float32: np.float32, torch.float64: np.float64,
+                    torch.int64: np.int64}[dtype]
+        # Copy only when needed: read-only memmaps (joblib workers) must not be shared.
+        array = np.require(array, dtype=np_dtype, requirements=["C", "W"])
+        return torch.from_numpy(array).to(self._device)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None):
+        """Train the network, growing it as ``growth_schedule`` says.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Each sample's loss is scaled by its weight.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_params()
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        first = not hasattr(self, "network_") or not (self.warm_start or incremental)
+        X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32),
+                             multi_output=self._task == "regression",
+                             y_numeric=self._task == "regression")
+        sw = self._validate_sample_weight(sample_weight, X)
+        y_enc = self._encode_targets(y, first, classes)
+        keep = sw > 0  # zero-weight rows contribute nothing: drop them exactly
+        if not keep.all():
+            X, y_enc, sw = X[keep], y_enc[keep], sw[keep]
+
+        self._device = resolve_device(self.device)
+        if first:
+            self._initialize(X.shape[1], incremental, X.shape[0])
+        elif self.network_.weights[0].device != self._device:
+            self._move_to(self._device)
+        self.device_ = str(self._device)
+
+        if self.early_stopping and not incremental:
+            stratify = y_enc if self._task == "classification" else None
+            try:
+                X, X_val, y_enc, y_val, sw, sw_val = train_test_split(
+                    X, y_enc, sw, test_size=self.validation_fraction, stratify=stratify,
+                    random_state=self._rng.randint(np.iinfo(np.int32).max))
+            except ValueError:
+                X, X_val, y_enc, y_val, sw, sw_val = train_test_split(
+                    X, y_enc, sw, test_size=self.validation_fraction,
+                    random_state=self._rng.randint(np.iinfo(np.int32).max))
+            val = (self._to_tensor(X_val), self._target_tensor(y_val),
+                   self._to_tensor(sw_val), sw_val)
+        else:
+            val = None
+        data = (self._to_tensor(X), self._target_tensor(y_enc), self._to_tensor(sw))
+        self._val = val
+        self._trainer.batch_size = self._batch_size(X.shape[0])
+
+        budget = 1 if incremental else self.max_iter
+        converged = False
+        rows_per_step = X.shape[0] if self._solver == "lbfgs" else self._trainer.batch_size
+        sizes = [X.shape[1], self.max_hidden_units, self._n_output_units()]
+        try:
+            with thread_limits(rows_per_step, sizes):
+                converged = self._train_loop(data, budget, incremental)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by the user: the estimator keeps the best "
+                          "network seen so far.", UserWarning, stacklevel=2)
+            self._restore_best()
+        else:
+            if not incremental:
+                self._restore_best()
+                if not converged and not self._diverged_stop:
+                    warnings.warn(
+                        f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
+                        "and the optimization hasn't converged yet.", ConvergenceWarning)
+        self._close_history()
+        self._val = None
+        return self
+
+    def _initialize(self, n_features, incremental, n_samples):
+        self._rng = check_random_state(self.random_state)
+        generator = torch.Generator()
+        generator.manual_seed(int(self._rng.randint(np.iinfo(np.int32).max)))
+        self._solver = self._effective_solver(n_samples, incremental)
+        self.network_ = GrowableMLP.initialize(
+            n_features, [self.hidden_units], self._n_output_units(), generator=generator,
+            dtype=SOLVER_DTYPES[self._solver], device=self._device)
+        self._trainer = Trainer(
+            self.network_, solver=self._solver, learning_rate=self.learning_rate_init,
+            momentum=self.momentum, alpha=self.alpha, batch_size=1, task=self._task,
+            generator=generator)
+        self._schedule = GrowthSchedule(
+            kind=self.growth_schedule, grow_every=self.grow_every,
+            n_iter_no_change=self.n_iter_no_change, tol=self.tol,
+            growth_patience=self.growth_patience)
+        self._folded_rows = set()
+        self._best = None
+        self._n_divergences = 0
+        self._diverged_stop = False
+        self.growth_history_ = []
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = None
+        self.best_loss_ = np.inf
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.fit_time_ = {"training": 0.0, "growth": 0.0}
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _move_to(self, device):
+        self.network_.to(device)
+        self._trainer.after_growth()
+
+    # ------------------------------------------------------------------ train / grow loop
+    def _can_grow(self):
+        if self.growth_schedule == "none":
+            return False
+        room = self.max_hidden_units - sum(self.network_.hidden_sizes)
+        if room <= 0:
+            return False
+        if self._schedule.growth_stalled:
+            return self._can_deepen(room)
+        return True
+
+    def _can_deepen(self, room):
+        net = self.network_
+        return net.n_hidden_layers < self.max_depth and room > net.hidden_sizes[-1]
+
+    def _train_loop(self, data, max_epochs, incremental):
+        """Alternate training phases and growth; returns whether training converged."""
+        schedule = self._schedule
+        epochs_left = max_epochs
+        while epochs_left > 0 and not self._diverged_stop:
+            can_grow = self._can_grow()
+            budget = epochs_left
+            if can_grow and schedule.kind == "fixed":
+                budget = int(min(budget, max(1, schedule.epochs_until_growth())))
+            t0 = time.perf_counter()
+            ran, phase_converged = self._train_phase(data, budget,
+                                                     stop_on_plateau=not incremental)
+            self.fit_time_["training"] += time.perf_counter() - t0
+            epochs_left -= ran
+            if (epochs_left > 0 or incremental) and can_grow and (
+                    schedule.wants_growth() or phase_converged):
+                self._grow_step(*data, n_units=self.units_per_growth)
+                continue
+            if not incremental and (schedule.converged or phase_converged):
+                return True
+            if ran == 0:
+                break
+        return schedule.converged
+
+    def _train_phase(self, data, budget, stop_on_plateau):
+        """Train up to ``budget`` epochs; stop early at a plateau or a due growth."""
+        X, y, sw = data
+        if self._solver == "lbfgs":
+            start = self.n_iter_
+            def end_iteration(loss):
+                self._end_epoch(loss)
+                return (self._plateau_stops_lbfgs and self._schedule.converged) or (
+                    self._schedule.wants_growth() and self._can_grow())
+
+            _, converged = self._trainer.lbfgs(X, y, sw, max_iter=budget, gtol=1e-8,
+                                               callback=end_iteration)
+            if converged:
+                self._schedule.mark_converged()
+            return self.n_iter_ - start, converged
+        for ran in range(1, budget + 1):
+            loss = self._trainer.epoch(X, y, sw)
+            self.t_ += X.shape[0]
+            if not np.isfinite(loss):
+                self._handle_divergence()
+                if self._diverged_stop:
+                    return ran, False
+                continue
+            self._end_epoch(loss)
+            if self._schedule.wants_growth() and self._can_grow():
+                return ran, False
+            if stop_on_plateau and self._schedule.converged:
+                return ran, True
+        return budget, False
+
+    def _end_epoch(self, loss):
+        self.n_iter_ += 1
+        self.loss_curve_.append(loss)
+        monitored = loss
+        if self._val is not None:
+            Xv, yv, swv, swv_np = self._val
+            monitored = evaluate_loss(self.network_, Xv, yv, swv, self._task)
+            score = self._validation_score(Xv, yv, swv_np)
+            self.validation_scores_.append(score)
+            if self.best_validation_score_ is None or score > self.best_validation_score_:
+                self.best_validation_score_ = score
+        else:
+            self.best_loss_ = min(self.best_loss_, loss)
+        self._phase_best = min(getattr(self, "_phase_best", np.inf), monitored)
+        if self._schedule.observe(monitored):
+            self._best = ([w.detach().clone() for w in self.network_.weights],
+                          [b.detach().clone() for b in self.network_.biases])
+        if self.verbose >= 2:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}, "
+                  f"hidden units = {self.network_.hidden_sizes}")
+
+    def _handle_divergence(self):
+        self._n_divergences += 1
+        if self._best is not None:
+            self._load_weights(*self._best)
+        lr = self._trainer.learning_rate * 0.1
+        self._trainer.set_learning_rate(lr)
+        self._trainer.after_growth()
+        self._trainer.optimizer.state.clear()
+        warnings.warn(f"The training loss became non-finite; rolled back to the best weights "
+                      f"and lowered the learning rate to {lr:g}.", ConvergenceWarning)
+        if self._n_divergences >= MAX_DIVERGENCES or self._best is None:
+            self._diverged_stop = True
+
+    def _load_weights(self, weights, biases):
+        net = self.network_
+        if tuple(w.shape for w in weights) == tuple(w.shape for w in net.weights):
+            with torch.no_grad():
+                for p, v in zip(list(net.weights) + list(net.biases), list(weights) + list(biases)):
+                    p.copy_(v)
+            return
+        self.network_ = GrowableMLP([w.clone() for w in weights], [b.clone() for b in biases])
+        self._trainer.network = self.network_
+        self._trainer.after_growth()
+
+    def _restore_best(self):
+        if self._best is not None:
+            self._load_weights(*self._best)
+        sizes = self.network_.hidden_sizes
+        for event in self.growth_history_:
+            unit, layer = event.get("unit"), event.get("layer")
+            if unit is not None:
+                event["in_final_model"] = layer < len(sizes) and unit < sizes[layer]
+
+    def _close_history(self):
+        """The loss after the last growth's training phase is known only once it ended."""
+        if self.growth_history_ and self.growth_history_[-1].get("loss_after") is None:
+            phase_best = getattr(self, "_phase_best", np.inf)
+            for event in self._events_of_last_growth():
+                event["loss_after"] = float(phase_best) if np.isfinite(phase_best) else None
+
+    def _events_of_last_growth(self):
+        last = self.growth_history_[-1]["growth"]
+        return [e for e in self.growth_history_ if e["growth"] == last]
+
+    def _grow_step(self, X, y, sw, n_units):
+        """Grow by up to ``n_units`` units (deepening first when widening stopped paying)."""
+        t0 = time.perf_counter()
+        self._close_history()
+        loss_before = float(self._schedule.best_loss)
+        net = self.network_
+        room = self.max_hidden_units - sum(net.hidden_sizes)
+        events = []
+        if self._schedule.growth_stalled and self._can_deepen(room):
+            layer = folding.equivalent_deepening(net)
+            self._trainer.after_growth()
+            self._schedule.reset_patience()
+            room -= net.hidden_sizes[layer]
+            events.append({"kind": "deepen", "layer": layer, "unit": None, "init": None,
+                           "width": net.hidden_sizes[layer]})
+        layer = net.n_hidden_layers - 1
+        n_units = min(n_units, room)
+        if n_units > 0:
+            widen_events, replaced = broaden_layer(
+                net, layer, X, y, sw, task=self._task, n_units=n_units, init=self.init,
+                instance_selection=self.instance_selection, n_clusters=self.n_clusters,
+                search_subsample=self.search_subsample, fold_point=self.fold_point,
+                rng=self._rng, generator=self._trainer.generator,
+                folded_rows=self._folded_rows)
+            self._trainer.after_growth(replaced)
+            events.extend(widen_events)
+        dead = folding.dead_units(net, X[: self.search_subsample])
+        growth_index = 1 + max((e["growth"] for e in self.growth_history_), default=-1)
+        seconds = time.perf_counter() - t0
+        for event in events:
+            self._decode_event(event)
+            event.update(growth=growth_index, epoch=self.n_iter_, loss_before=loss_before,
+                         loss_after=None, dead_units=dead, search_seconds=seconds,
+                         hidden_layer_sizes=net.hidden_sizes)
+        self.growth_history_.extend(events)
+        self._schedule.on_growth()
+        self._phase_best = np.inf
+        self.fit_time_["growth"] += seconds
+        if self.verbose >= 1:
+            for e in events:
+                where = (f"unit {e['unit']} of layer {e['layer']}" if e["unit"] is not None
+                         else e.get("skipped") or f"new layer {e['layer']}")
+                dist = e.get("fold_distance")
+                dist_txt = f", fold distance {dist:.4g}" if dist is not None else ""
+                print(f"Growth {growth_index} at epoch {self.n_iter_}: {e['kind']} {where}, "
+                      f"loss {loss_before:.6g}, instance {e.get('instance_index')}{dist_txt}, "
+                      f"hidden units {net.hidden_sizes}")
+
+    def grow(self, X, y, n_units=1):
+        """Perform one growth step now, on ``(X, y)``, whatever the schedule says.
+
+        The network's function is unchanged by the step; the record goes to
+        ``growth_history_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data the search for the typical mis-predicted instance uses.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        n_units : int, default=1
+            Units to add; at most ``max_hidden_units`` minus the current total.
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self)
+        if not isinstance(n_units, Integral) or n_units < 1:
+            raise ValueError(f"n_units must be a positive integer, got {n_units!r}.")
+        room = self.max_hidden_units - sum(self.network_.hidden_sizes)
+        if room <= 0:
+            raise ValueError(
+                f"The network already has max_hidden_units={self.max_hidden_units} hidden "
+                "units; raise max_hidden_units (set_params) to grow further.")
+        X, y = validate_data(self, X, y, reset=False, dtype=(np.float64, np.float32),
+                             multi_output=self._task == "regression",
+                             y_numeric=self._task == "regression")
+        y_enc = self._encode_targets(y, first=False, classes=None)
+        self._device = self.network_.weights[0].device
+        sw = torch.ones(X.shape[0], dtype=SOLVER_DTYPES[self._solver], device=self._device)
+        self._grow_step(self._to_tensor(X), self._target_tensor(y_enc), sw, n_units=n_units)
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def _forward(self, X):
+        """Network output in float64, computed in chunks of bounded memory."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        net = self.network_
+        device = net.weights[0].device
+        weights = [w.detach().double() for w in net.weights]
+        biases = [b.detach().double() for b in net.biases]
+        out = np.empty((X.shape[0], weights[-1].shape[0]))
+        with torch.no_grad():
+            for start in range(0, X.shape[0], EVAL_CHUNK):
+                h = torch.as_tensor(np.asarray(X[start:start + EVAL_CHUNK], dtype=np.float64),
+                                    device=device)
+                for w, b in zip(weights[:-1], biases[:-1]):
+                    h = torch.addmm(b, h, w.t()).clamp_min_(0.0)
+                h = torch.addmm(biases[-1], h, weights[-1].t())
+                out[start:start + EVAL_CHUNK] = h.cpu().numpy()
+        return out
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_device", None)
+        state.pop("_val", None)
+        if "network_" in state:
+            # CPU tensors only, so a model fitted on a GPU unpickles on a CPU-only machine.
+            net, trainer = state.pop("network_"), state.pop("_trainer")
+            state["_network_state"] = {
+                "weights": [w.detach().cpu() for w in net.weights],
+                "biases": [b.detach().cpu() for b in net.biases],
+            }
+            state["_trainer_state"] = trainer.state_dict()
+            if state.get("_best") is not None:
+                state["_best"] = tuple([t.cpu() for t in ts] for ts in state["_best"])
+        return state
+
+    def __setstate__(self, state):
+        network_state = state.pop("_network_state", None)
+        trainer_state = state.pop("_trainer_state", None)
+        self.__dict__.update(state)
+        if network_state is not None:
+            self.network_ = GrowableMLP(network_state["weights"], network_state["biases"])
+            self._trainer = Trainer.from_state_dict(self.network_, trainer_state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
+    """Classifier that grows a ReLU MLP by folding on typical mis-predicted instances.
+
+    Training starts from a single hidden layer of ``hidden_units`` units. Whenever training
+    stops improving (``growth_schedule="plateau"``), the estimator finds a *typical
+    mis-predicted instance* ``x_t`` (loss-weighted k-means over a subsample, worst cluster, the
+    mis-predicted member nearest its centroid), takes the affine map of ``x_t``'s activated
+    linear segment, finds the *fold point* ``x_f`` (the closest point to ``x_t`` on that
+    segment's boundary between the predicted and the true class) and adds a hidden unit whose
+    hyperplane passes through ``x_f``, active on ``x_t``'s side, with zero outgoing weights, so
+    the network's function is unchanged at the moment of growth. Then it trains on.
+
+    Parameters
+    ----------
+    hidden_units : int, default=2
+        Width of the single seed hidden layer (the slides' "2-2-2" network for 2-D binary data).
+    max_hidden_units : int, default=32
+        Upper bound on the total number of hidden units over all layers; growth stops there.
+    max_depth : int, default=1
+        Maximum number of hidden layers. ``1`` is the slides' shallow network; above 1, an
+        identity layer is inserted (function-preserving) when widening the deepest layer stopped
+        paying for ``growth_patience`` growths, and is then widened by folding in its own input
+        space. Deepening only happens when the identity layer fits within ``max_hidden_units``.
+    growth_schedule : {"plateau", "fixed", "none"}, default="plateau"
+        When to grow. ``"plateau"``: when the monitored loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs (or L-BFGS converged). ``"fixed"``: every ``grow_every``
+        epochs. ``"none"``: never; a plain MLP of width ``hidden_units``.
+    grow_every : int, default=50
+        Epochs (L-BFGS: iterations) between growths with ``growth_schedule="fixed"``.
+    units_per_growth : int, default=1
+        Units added per growth step, each on its own typical instance.
+    growth_patience : int, default=3
+        Growth stops (or the network deepens, see ``max_depth``) after this many growths in a
+        row that did not improve the monitored loss by ``tol``.
+    init : {"fold", "fold_direction", "gradmax", "random"}, default="fold"
+        How a new unit's weights are set. ``"fold"``: hyperplane through ``x_f``, direction
+        ``x_t - x_f`` refined by projected gradient ascent on the gradient norm the unit's
+        outgoing weights will receive (within a 75 degree cone). ``"fold_direction"``: the same
+        without the ascent. ``"gradmax"``: Evci et al. (2022), zero incoming weights and outgoing
+        weights along the top singular vectors of the back-propagated gradient. ``"random"``:
+        He-scaled random incoming weights. All leave the network's function unchanged.
+    instance_selection : {"kmeans", "max_loss", "random"}, default="kmeans"
+        How ``x_t`` is picked among mis-predicted rows of the search subsample: the slides'
+        loss-weighted k-means, the single worst row, or a random row.
+    n_clusters : int, default=8
+        Clusters of the loss-weighted k-means (clipped to the number of distinct rows).
+    search_subsample : int, default=2000
+        Rows drawn for the growth search; bounds its cost whatever the training set size.
+    fold_point : {"segment", "nearest"}, default="segment"
+        ``"nearest"``: the slides' projection of ``x_t`` onto its segment's decision boundary.
+        ``"segment"``: the nearest boundary point inside the closure of the segment's region (a
+        small convex QP), falling back to the region's point nearest the projection when the
+        boundary misses the region.
+    solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
+        ``"auto"`` uses full-batch L-BFGS up to 10,000 training rows and Adam above
+        (``partial_fit`` always uses Adam with ``"auto"``).
+    alpha : float, default=1e-4
+        L2 penalty, scaled as in ``MLPClassifier``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size for Adam/SGD; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Step size of Adam/SGD.
+    momentum : float, default=0.9
+        Nesterov momentum of SGD.
+    max_iter : int, default=1000
+        Maximum epochs (Adam/SGD) or iterations (L-BFGS) over the whole fit, growth included.
+    tol : float, default=1e-4
+        Minimum improvement of the monitored loss that counts as progress.
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement that make a plateau.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified) and monitor its loss; the best
+        network on it is kept.
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping=True``.
+    device : str, default="auto"
+        Torch device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``... An unavailable device raises ``ValueError`` at ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batching, the growth search and the validation split.
+        Only a local ``torch.Generator`` is used; global RNGs are never touched.
+    verbose : int, default=0
+        ``1`` prints one line per growth; ``2`` also the loss of every epoch.
+    warm_start : bool, default=False
+        Continue from the fitted (grown) network instead of starting afresh.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
+    n_outputs_ : int
+        Output units (one logit per class; binary problems have 2).
+    hidden_layer_sizes_ : tuple of int
+        Current widths of the hidden layers.
+    n_layers_ : int
+        Hidden layers plus input and output.
+    n_growths_ : int
+        Growth events that changed the architecture.
+    growth_history_ : list of dict
+        One record per unit added (or per deepening, or per skipped growth): ``growth``,
+        ``epoch``, ``kind``, ``layer``, ``unit``, ``init``, ``instance_index``, ``x_t``,
+        ``x_f`` (``h_t``/``h_f`` for deep layers), ``fold_distance``, ``predicted``, ``true``,
+        ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after``, ``fallback``,
+        ``skipped``, ``dead_units``, ``search_seconds``, ``in_final_model``. Readable as a
+        ``pandas.DataFrame``.
+    loss_curve_ : list of float
+        Training loss at each epoch (L-BFGS: iteration).
+    best_loss_ : float or None
+        Minimum training loss; None with ``early_stopping``.
+    validation_scores_ : list of float or None
+        Validation accuracy at each epoch with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs (iterations) run.
+    t_ : int
+        Training samples seen by the stochastic solvers.
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape ``(n_in, n_out)`` of layer ``i``.
+    intercepts_ : list of ndarray
+    device_ : str
+        Torch device used by the last fit.
+    fit_time_ : dict
+        Seconds spent in ``"training"`` and in ``"growth"`` (search and init).
+
+    See Also
+    --------
+    FoldGrowRegressor : The regression counterpart.
+    sklearn.neural_network.MLPClassifier : A fixed-size MLP.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from skfold import FoldGrowClassifier
+    >>> X, y = make_moons(n_samples=200, noise=0.1, random_state=0)
+    >>> clf = FoldGrowClassifier(max_hidden_units=8, random_state=0).fit(X, y)
+    >>> clf.hidden_layer_sizes_[0] <= 8
+    True
+    """
+
+    _task = "classification"
+
+    def _n_output_units(self):
+        return len(self.classes_)
+
+    @property
+    def n_outputs_(self):
+        """Output units: one logit per class (binary problems have 2, as in the slides)."""
+        check_is_fitted(self)
+        return len(self.classes_)
+
+    def _encode_targets(self, y, first, classes):
+        check_classification_targets(y)
+        if type_of_target(y) not in ("binary", "multiclass"):
+            raise ValueError(f"{type(self).__name__} supports binary and multiclass targets; "
+                             f"got {type_of_target(y)!r}.")
+        if first and classes is None:
+            self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, but "
+                f"the data contains only one class: {self.classes_[0]!r}.")
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(f"y contains labels not in classes_: {unseen.tolist()}; "
+                             f"classes_ is {self.classes_.tolist()}.")
+        return np.searchsorted(self.classes_, y)
+
+    def _target_tensor(self, y_enc):
+        return self._to_tensor(y_enc, torch.int64)
+
+    def _validation_score(self, Xv, yv, sw_np):
+        pred = self.network_(Xv).argmax(dim=1)
+        return float(np.average((pred == yv).cpu().numpy(), weights=sw_np))
+
+    def _decode_event(self, event):
+        for key in ("predicted", "true"):
+            if event.get(key) is not None:
+                event[key] = self.classes_[event[key]].item()
+
+    @available_if(_solver_is_stochastic)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of Adam/SGD over ``(X, y)``; the growth schedule counts epochs across calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            All classes that can appear; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        first = not hasattr(self, "network_")
+        if first:
+            self._check_params()
+        if _check_partial_fit_first_call(self, classes):
+            return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def decision_function(self, X):
+        """Logits; for binary problems the margin ``logit_1 - logit_0`` of shape (n_samples,)."""
+        out = self._forward(X)
+        if out.shape[1] == 2:
+            return out[:, 1] - out[:, 0]
+        return out
+
+    def predict_proba(self, X):
+        """Class probabilities, computed in float64 from the logits."""
+        return softmax(self._forward(X), axis=1)
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted class labels."""
+        logits = self._forward(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
+    """Regressor that grows a ReLU MLP by folding on typical badly-predicted instances.
+
+    As :class:`FoldGrowClassifier`, but the fold point of ``x_t`` is the nearest point of its
+    segment where the segment's prediction equals ``x_t``'s target (the minimum-norm
+    correction), the loss is half the squared error, and every member of the worst cluster is a
+    candidate instance.
+
+    Parameters
+    ----------
+    hidden_units : int, default=2
+        Width of the single seed hidden layer.
+    max_hidden_units : int, default=32
+        Upper bound on the total number of hidden units over all layers.
+    max_depth : int, default=1
+        Maximum number of hidden layers (see :class:`FoldGrowClassifier`).
+    growth_schedule : {"plateau", "fixed", "none"}, default="plateau"
+        When to grow.
+    grow_every : int, default=50
+        Epochs between growths with ``growth_schedule="fixed"``.
+    units_per_growth : int, default=1
+        Units added per growth step.
+    growth_patience : int, default=3
+        Fruitless growths in a row before growth stops (or the network deepens).
+    init : {"fold", "fold_direction", "gradmax", "random"}, default="fold"
+        How a new unit's weights are set (see :class:`FoldGrowClassifier`).
+    instance_selection : {"kmeans", "max_loss", "random"}, default="kmeans"
+        How the typical instance is picked.
+    n_clusters : int, default=8
+        Clusters of the loss-weighted k-means.
+    search_subsample : int, default=2000
+        Rows drawn for the growth search.
+    fold_point : {"segment", "nearest"}, default="segment"
+        Fold point search (see :class:`FoldGrowClassifier`).
+    solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
+        ``"auto"``: L-BFGS up to 10,000 rows, Adam above.
+    alpha : float, default=1e-4
+        L2 penalty.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size for Adam/SGD.
+    learning_rate_init : float, default=1e-3
+        Step size of Adam/SGD.
+    momentum : float, default=0.9
+        Nesterov momentum of SGD.
+    max_iter : int, default=1000
+        Maximum epochs (iterations) over the whole fit.
+    tol : float, default=1e-4
+        Minimum improvement of the monitored loss that counts.
+    n_iter_no_change : int, default=10
+        Epochs without improvement that make a plateau.
+    early_stopping : bool, default=False
+        Monitor the loss on a held-out ``validation_fraction`` and keep the best network.
+    validation_fraction : float, default=0.1
+        Held-out share with ``early_stopping``.
+    device : str, default="auto"
+        Torch device (see :class:`FoldGrowClassifier`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds every random choice through a local generator.
+    verbose : int, default=0
+        ``1``: a line per growth; ``2``: also per epoch.
+    warm_start : bool, default=False
+        Continue from the fitted network.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_outputs_ : int
+        Number of targets.
+    hidden_layer_sizes_ : tuple of int
+    n_layers_ : int
+    n_growths_ : int
+    growth_history_ : list of dict
+        One record per growth event (see :class:`FoldGrowClassifier`); ``predicted`` and
+        ``true`` hold the outputs and targets of ``x_t``.
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+        Validation R^2 per epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+    coefs_ : list of ndarray
+    intercepts_ : list of ndarray
+    device_ : str
+    fit_time_ : dict
+
+    See Also
+    --------
+    FoldGrowClassifier : The classification counterpart.
+    sklearn.neural_network.MLPRegressor : A fixed-size MLP.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfold import FoldGrowRegressor
+    >>> X = np.linspace(-3, 3, 200)[:, None]
+    >>> reg = FoldGrowRegressor(max_hidden_units=8, random_state=0).fit(X, np.sin(X).ravel())
+    >>> reg.predict(X).shape
+    (200,)
+    """
+
+    _task = "regression"
+
+    def _n_output_units(self):
+        return self.n_outputs_
+
+    def _encode_targets(self, y, first, classes):
+        y = np.asarray(y, dtype=np.float64)
+        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        if first:
+            self.n_outputs_ = y2.shape[1]
+            self._y_ndim = y.ndim
+        elif y2.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {y2.shape[1]} outputs but the estimator was fitted with "
+                             f"{self.n_outputs_}.")
+        return y2
+
+    def _target_tensor(self, y_enc):
+        return self._to_tensor(y_enc)
+
+    def _validation_score(self, Xv, yv, sw_np):
+        from sklearn.metrics import r2_score
+        pred = self.network_(Xv).detach().double().cpu().numpy()
+        return float(r2_score(yv.double().cpu().numpy(), pred, sample_weight=sw_np))
+
+    def _decode_event(self, event):
+        pass
+
+    @available_if(_solver_is_stochastic)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch of Adam/SGD over ``(X, y)``; the growth schedule counts epochs across calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "network_"):
+            self._check_params()
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        out = self._forward(X)
+        return out.ravel() if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

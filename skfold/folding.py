@@ -1,0 +1,371 @@
+"""Grow by folding: the slides' four algorithms and the baseline inits.
+
+Pure functions of (network, data) -> decision; they hold no estimator state. The notation follows
+``DESIGN.md``: ``x_t`` is the typical mis-predicted instance, ``x_f`` its fold point. When a layer
+``l > 0`` is grown, both live in that layer's input space ``h_l`` rather than in ``x``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.optimize
+import torch
+from sklearn.cluster import KMeans
+
+from .network import GrowableMLP, activated_segment, relu
+from .training import per_sample_loss
+
+INITS = ("fold", "fold_direction", "gradmax", "random")
+INSTANCE_SELECTIONS = ("kmeans", "max_loss", "random")
+FOLD_POINTS = ("segment", "nearest")
+
+#: Half-angle of the cone around ``x_t - x_f`` that the ``"fold"`` init's GradMax step keeps to.
+FOLD_CONE_DEGREES = 75.0
+#: Projected gradient-ascent steps of the ``"fold"`` init.
+FOLD_ASCENT_STEPS = 25
+#: Random cone directions scored before the ascent starts (see :func:`_best_cone_candidate`).
+FOLD_CANDIDATES = 256
+_EPS = 1e-9
+
+
+# --------------------------------------------------------------------------- search data
+def search_subsample(n_samples: int, size: int, rng: np.random.RandomState) -> np.ndarray:
+    """Sorted row indices of at most ``size`` rows drawn without replacement."""
+    if n_samples <= size:
+        return np.arange(n_samples)
+    return np.sort(rng.choice(n_samples, size=size, replace=False))
+
+
+@torch.no_grad()
+def sample_losses(network: GrowableMLP, X, y, sample_weight, task):
+    """Per-sample weighted loss, mis-prediction mask and predicted class (or output) of each row."""
+    out = network(X)
+    losses = (per_sample_loss(out, y, task) * sample_weight).double().cpu().numpy()
+    if task == "classification":
+        predicted = out.argmax(dim=1)
+        mispredicted = (predicted != y).cpu().numpy()
+        return losses, mispredicted, predicted.cpu().numpy()
+    return losses, np.ones(X.shape[0], dtype=bool), out.double().cpu().numpy()
+
+
+def next_preactivation_grads(network: GrowableMLP, layer: int, X, y, sample_weight, task):
+    """``H = h_layer`` (input of the grown layer) and ``delta = dL/dz`` of the following layer."""
+    with torch.no_grad():
+        H = network.hidden_input(X, layer)
+        h_next = relu(torch.addmm(network.biases[layer], H, network.weights[layer].t()))
+        z_next = torch.addmm(network.biases[layer + 1], h_next, network.weights[layer + 1].t())
+    z_next = z_next.detach().requires_grad_(True)
+    out = z_next
+    if layer + 1 < network.n_hidden_layers:
+        out = network.forward_from(relu(z_next), layer + 2)
+    loss = (per_sample_loss(out, y, task) * sample_weight).sum() / sample_weight.sum()
+    (delta,) = torch.autograd.grad(loss, z_next)
+    return H.detach(), delta.detach()
+
+
+# --------------------------------------------------------------------------- algorithm 1
+def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_clusters=8,
+                          excluded=None, rng=None):
+    """Pick the typical mis-predicted instance among the rows of ``H``.
+
+    Parameters
+    ----------
+    H : ndarray of shape (m, d)
+        The search subsample in the input space of the layer being grown.
+    losses : ndarray of shape (m,)
+        Per-sample (weighted) losses, the k-means weights.
+    mispredicted : ndarray of bool, shape (m,)
+        Rows that may be chosen (classification: argmax != label; regression: all).
+    method : {"kmeans", "max_loss", "random"}
+    excluded : ndarray of bool, shape (m,), optional
+        Rows already folded on; they are skipped while other candidates remain.
+
+    Returns
+    -------
+    index : int or None
+        Row of ``H``; None when no row is mis-predicted (nothing to fold).
+    info : dict
+        ``cluster_size`` and ``cluster_mean_loss`` of the chosen cluster (kmeans), or the reason
+        nothing was chosen.
+    """
+    rng = np.random.RandomState(0) if rng is None else rng
+    candidates = np.asarray(mispredicted, dtype=bool).copy()
+    if excluded is not None and (candidates & ~excluded).any():
+        candidates &= ~excluded
+    if not candidates.any():
+        return None, {"skipped": "no mis-predicted instance in the search subsample"}
+    if method == "max_loss":
+        idx = np.flatnonzero(candidates)
+        return int(idx[np.argmax(losses[idx])]), {}
+    if method == "random":
+        return int(rng.choice(np.flatnonzero(candidates))), {}
+    if method != "kmeans":
+        raise ValueError(f"unknown instance_selection {method!r}")
+
+    n_distinct = np.unique(H, axis=0).shape[0]
+    k = int(max(1, min(n_clusters, n_distinct)))
+    weights = np.asarray(losses, dtype=np.float64)
+    # Zero-loss rows still belong to a cluster; a tiny floor keeps KMeans' weighted
+    # k-means++ seeding well defined when few rows carry any loss.
+    weights = weights + max(weights.max(), 1.0) * 1e-9
+    km = KMeans(n_clusters=k, n_init=1, random_state=rng.randint(2**31 - 1))
+    labels = km.fit(H, sample_weight=weights).labels_
+    centers = km.cluster_centers_
+    mean_loss = np.array([losses[labels == c].mean() if (labels == c).any() else -np.inf
+                          for c in range(k)])
+    for rank, c in enumerate(np.argsort(-mean_loss, kind="stable")):
+        members = np.flatnonzero((labels == c) & candidates)
+        if members.size:
+            dist = ((H[members] - centers[c]) ** 2).sum(axis=1)
+            info = {"cluster_size": int((labels == c).sum()),
+                    "cluster_mean_loss": float(mean_loss[c]), "cluster_rank": rank}
+            return int(members[np.argmin(dist)]), info
+    raise AssertionError("a candidate row must belong to some cluster")
+
+
+# --------------------------------------------------------------------------- algorithm 2
+def boundary_equations(segment, h_t, *, task, target):
+    """The fold boundary of ``x_t``'s segment as equalities ``E x = e``.
+
+    Classification: the tie between the predicted and the true logit. Regression: the set
+    where the segment's prediction equals the target. Returns ``(E, e)`` or None when the
+    segment is flat (no boundary to fold towards).
+    """
+    if task == "classification":
+        out = segment.predict(h_t)
+        predicted = int(np.argmax(out))
+        true = int(target)
+        if predicted == true:
+            order = np.argsort(-out)
+            predicted = int(order[1]) if order[0] == true else int(order[0])
+        w = segment.A[predicted] - segment.A[true]
+        beta = segment.a[predicted] - segment.a[true]
+        if np.linalg.norm(w) < _EPS:
+            return None
+        return w[None, :], np.array([-beta])
+    target = np.atleast_1d(np.asarray(target, dtype=np.float64))
+    if np.linalg.norm(segment.A) < _EPS:
+        return None
+    return segment.A, target - segment.a
+
+
+def nearest_point_on(E, e, h_t):
+    """Minimum-norm correction: the point of ``{x : E x = e}`` (least squares) nearest ``h_t``."""
+    residual = E @ h_t - e
+    return h_t - E.T @ (np.linalg.pinv(E @ E.T) @ residual)
+
+
+def _region_constraints(segment, nonnegative):
+    G = segment.signs[:, None] * segment.P
+    g = segment.signs * segment.p
+    if nonnegative:  # a deep layer's input is a ReLU output, so only h >= 0 is reachable
+        d = G.shape[1]
+        G, g = np.vstack([G, np.eye(d)]), np.concatenate([g, np.zeros(d)])
+    return G, g
+
+
+def _project(target, G, g, E=None, e=None, x0=None):
+    """Nearest point to ``target`` in ``{x : G x + g >= 0, E x = e}`` (SLSQP); None on failure."""
+    constraints = [{"type": "ineq", "fun": lambda x: G @ x + g, "jac": lambda x: G}]
+    if E is not None:
+        constraints.append({"type": "eq", "fun": lambda x: E @ x - e, "jac": lambda x: E})
+    res = scipy.optimize.minimize(
+        lambda x: 0.5 * np.sum((x - target) ** 2), x0, jac=lambda x: x - target,
+        constraints=constraints, method="SLSQP", options={"maxiter": 200, "ftol": 1e-12},
+    )
+    scale = 1.0 + np.abs(target).max()
+    ok = np.all(G @ res.x + g >= -1e-6 * scale)
+    if E is not None:
+        ok &= np.all(np.abs(E @ res.x - e) <= 1e-6 * scale)
+    return res.x if ok and np.all(np.isfinite(res.x)) else None
+
+
+def fold_point_search(segment, h_t, *, task, target, method="segment", nonnegative=False):
+    """Fold point ``x_f`` of ``x_t`` on its segment's boundary.
+
+    Parameters
+    ----------
+    segment : ActivatedSegment
+        The activated linear segment of ``h_t``.
+    h_t : ndarray of shape (d,)
+    task : {"classification", "regression"}
+    target : int or ndarray
+        True class index, or target vector.
+    method : {"segment", "nearest"}
+        ``"nearest"`` is the slides' unconstrained projection; ``"segment"`` the nearest boundary
+        point inside the closure of the segment's region, or, if the boundary misses the region,
+        the region's point nearest the unconstrained projection.
+    nonnegative : bool
+        The space is a ReLU output (a deep layer's input): restrict the region to ``h >= 0``.
+
+    Returns
+    -------
+    h_f : ndarray of shape (d,) or None
+        None when the segment is flat (degenerate: no boundary).
+    fallback : str or None
+        What was done instead of the exact recipe, if anything.
+    """
+    h_t = np.asarray(h_t, dtype=np.float64)
+    eq = boundary_equations(segment, h_t, task=task, target=target)
+    if eq is None:
+        return None, "flat_segment"
+    E, e = eq
+    nearest = nearest_point_on(E, e, h_t)
+    if method == "nearest":
+        return nearest, None
+    G, g = _region_constraints(segment, nonnegative)
+    lp = scipy.optimize.linprog(np.zeros(h_t.size), A_ub=-G, b_ub=g, A_eq=E, b_eq=e,
+                                bounds=(None, None), method="highs")
+    if lp.status == 0:
+        x_f = _project(h_t, G, g, E, e, x0=lp.x)
+        if x_f is not None:
+            return x_f, None
+        return lp.x, "qp_inexact"
+    x_f = _project(nearest, G, g, x0=h_t)
+    if x_f is None:
+        return nearest, "qp_failed"
+    return x_f, "boundary_outside_segment"
+
+
+# --------------------------------------------------------------------------- algorithm 3
+def incoming_scale(network: GrowableMLP, layer: int) -> float:
+    """Median norm of the layer's existing incoming rows: the new unit is as steep as its siblings."""
+    norms = network.weights[layer].detach().double().norm(dim=1)
+    r = float(norms.median()) if norms.numel() else 1.0
+    return r if r > _EPS else 1.0
+
+
+def gradmax_objective(v, H, h_f, delta):
+    """``G(v) = || mean_i delta_i * relu(v . (h_i - h_f)) ||^2``: the squared gradient norm the
+    new unit's outgoing weights receive once it exists."""
+    act = relu((H - h_f) @ v)
+    return ((delta * act[:, None]).mean(dim=0) ** 2).sum()
+
+
+def _into_cone(v, u0, r, cos_max):
+    """Project ``v`` onto ``{||v|| = r, angle(v, u0) <= arccos(cos_max)}``."""
+    along = v @ u0
+    perp = v - along * u0
+    perp_norm = perp.norm()
+    norm = v.norm()
+    if norm > 0 and along / norm >= cos_max:
+        return v * (r / norm)
+    if perp_norm < _EPS:
+        return u0 * r
+    sin_max = float(np.sqrt(1.0 - cos_max**2))
+    return r * (cos_max * u0 + sin_max * perp / perp_norm)
+
+
+def _best_cone_candidate(u0, r, cos_max, H, h_f, delta, generator):
+    """Best of ``u0`` and :data:`FOLD_CANDIDATES` random directions of the cone, by ``G``.
+
+    ``G`` is far from concave over the cone (a hinge that isolates the mis-predicted cluster
+    and one parallel to the decision boundary are both local maxima), so the ascent starts from
+    the best of a cheap global sample: one matrix product for all candidates.
+    """
+    d = u0.shape[0]
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    raw = torch.randn(FOLD_CANDIDATES, d, generator=gen, dtype=torch.float64)
+    perp = raw - (raw @ u0)[:, None] * u0
+    perp = perp / perp.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    cos = cos_max + (1 - cos_max) * torch.rand(FOLD_CANDIDATES, 1, generator=gen,
+                                               dtype=torch.float64)
+    dirs = torch.cat([u0[None], cos * u0 + (1 - cos**2).sqrt() * perp])
+    acts = relu((H - h_f) @ (r * dirs).T)  # (n, n_candidates)
+    grads = delta.T @ acts / H.shape[0]  # (n_next, n_candidates)
+    return r * dirs[int(torch.argmax((grads**2).sum(dim=0)))]
+
+
+def fold_incoming(h_t, h_f, *, r, H=None, delta=None, refine=True, generator=None):
+    """Incoming weights ``v`` and bias ``c`` of a fold unit (hyperplane through ``h_f``).
+
+    Starts at ``v = r (h_t - h_f)/||h_t - h_f||``; with ``refine`` (the ``"fold"`` init) it then
+    maximises :func:`gradmax_objective` by projected gradient ascent on the sphere of radius ``r``
+    inside a cone of half-angle :data:`FOLD_CONE_DEGREES` around that direction, keeping the best
+    iterate. ``c = -v . h_f`` always, so ``v . h_f + c = 0`` and ``v . (h_t - h_f) > 0``.
+    """
+    h_t = torch.as_tensor(h_t, dtype=torch.float64)
+    h_f = torch.as_tensor(h_f, dtype=torch.float64)
+    u0 = (h_t - h_f) / (h_t - h_f).norm()
+    v = r * u0
+    if refine and H is not None:
+        H = H.double()
+        delta = delta.double()
+        cos_max = float(np.cos(np.deg2rad(FOLD_CONE_DEGREES)))
+        v = _best_cone_candidate(u0, r, cos_max, H, h_f, delta, generator)
+        best_v, best_g = v.clone(), float(gradmax_objective(v, H, h_f, delta))
+        step = 0.25 * r
+        for _ in range(FOLD_ASCENT_STEPS):
+            v_var = v.clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(gradmax_objective(v_var, H, h_f, delta), v_var)
+            grad_norm = grad.norm()
+            if grad_norm < 1e-14:
+                break
+            v = _into_cone(v + step * grad / grad_norm, u0, r, cos_max)
+            value = float(gradmax_objective(v, H, h_f, delta))
+            if value > best_g:
+                best_v, best_g = v.clone(), value
+            else:
+                v = best_v
+                step *= 0.5
+        v = best_v
+    return v.numpy(), float(-(v @ h_f))
+
+
+def input_gradient_incoming(network, layer, h_t, target, task, *, r, generator):
+    """Degenerate-geometry fallback: a hyperplane through ``h_t`` along the loss gradient."""
+    param = network.weights[layer]
+    h = torch.as_tensor(h_t, dtype=param.dtype, device=param.device)[None].requires_grad_(True)
+    if task == "classification":
+        y = torch.as_tensor([int(target)], device=param.device)
+    else:
+        y = torch.as_tensor(np.atleast_1d(target), dtype=param.dtype, device=param.device)[None]
+    loss = per_sample_loss(network.forward_from(h, layer), y, task).sum()
+    (grad,) = torch.autograd.grad(loss, h)
+    g = grad[0].double().cpu()
+    if not torch.isfinite(g).all() or g.norm() < 1e-12:
+        g = torch.randn(g.shape, generator=generator, dtype=torch.float64)
+    v = r * g / g.norm()
+    return v.numpy(), float(-(v @ torch.as_tensor(h_t, dtype=torch.float64)))
+
+
+def random_incoming(n_in, *, generator):
+    """He-scaled random incoming weights, zero bias (the ``"random"`` baseline)."""
+    v = torch.randn(n_in, generator=generator, dtype=torch.float64) * np.sqrt(2.0 / n_in)
+    return v.numpy(), 0.0
+
+
+def gradmax_outgoing(network, layer, H, delta, n_units):
+    """Evci et al.'s GradMax: outgoing weights = top singular vectors of ``E[delta h^T]``.
+
+    The incoming weights are zero, so the new units output 0 everywhere and the function is
+    unchanged; with ``relu'(0) = 1`` their incoming weights receive gradient
+    ``(w_out . delta) h``. At most ``min(n_in, n_next)`` directions are informative.
+    """
+    M = (delta.double().T @ H.double()) / H.shape[0]  # (n_next, n_in)
+    U, _, _ = torch.linalg.svd(M, full_matrices=True)
+    existing = network.weights[layer + 1].detach().double().norm(dim=0)
+    scale = float(existing.mean()) if existing.numel() else 1.0
+    cols = [U[:, i % U.shape[1]] for i in range(n_units)]
+    return torch.stack(cols, dim=1) * scale  # (n_next, n_units)
+
+
+# --------------------------------------------------------------------------- algorithm 4
+def equivalent_deepening(network: GrowableMLP) -> int:
+    """Insert an identity layer after the deepest hidden layer; returns the new layer's index."""
+    network.deepen(network.n_hidden_layers - 1)
+    return network.n_hidden_layers - 1
+
+
+@torch.no_grad()
+def dead_units(network: GrowableMLP, X) -> dict:
+    """Hidden units that no row of ``X`` activates, per layer (the slides' "dead layer" warning)."""
+    dead = {}
+    h = X
+    for layer, (w, b) in enumerate(zip(network.weights[:-1], network.biases[:-1])):
+        z = torch.addmm(b, h, w.t())
+        never = torch.nonzero(~(z > 0).any(dim=0)).flatten().cpu().tolist()
+        if never:
+            dead[layer] = never
+        h = relu(z)
+    return dead

@@ -1,0 +1,111 @@
+"""One growth step: broaden a hidden layer by ``n_units`` units with the chosen ``init``.
+
+Glues the folding algorithms together and returns a plain-dict record per unit for
+``growth_history_``. The network is modified in place; its function is unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import folding
+from .network import activated_segment
+
+
+def _row_key(row) -> bytes:
+    return np.ascontiguousarray(row, dtype=np.float64).tobytes()
+
+
+def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
+                  instance_selection, n_clusters, search_subsample, fold_point, rng, generator,
+                  folded_rows):
+    """Add ``n_units`` units to hidden layer ``layer`` of ``network``.
+
+    Parameters
+    ----------
+    X, y, sample_weight : torch.Tensor
+        Data the search may use (on the network's device); a subsample of at most
+        ``search_subsample`` rows is drawn from them with ``rng``.
+    folded_rows : set of bytes
+        Inputs already folded on (updated in place); not picked again while others remain.
+
+    Returns
+    -------
+    events : list of dict
+        One record per unit added (or one record saying why nothing was added).
+    replaced : list
+        ``(old_param, new_param, slices)`` for carrying optimizer state.
+    """
+    rows = folding.search_subsample(X.shape[0], search_subsample, rng)
+    rows_t = torch.as_tensor(rows, device=X.device)
+    Xs, ys, ws = X[rows_t], y[rows_t], sample_weight[rows_t]
+    X_np = Xs.double().cpu().numpy()
+    events, replaced = [], []
+
+    if init == "gradmax":
+        H, delta = folding.next_preactivation_grads(network, layer, Xs, ys, ws, task)
+        outgoing = folding.gradmax_outgoing(network, layer, H, delta, n_units)
+        n_in = network.weights[layer].shape[1]
+        first = network.hidden_sizes[layer]
+        replaced += network.widen(layer, torch.zeros(n_units, n_in), torch.zeros(n_units),
+                                  outgoing)
+        return [_event(layer, first + i, init) for i in range(n_units)], replaced
+
+    for _ in range(n_units):
+        unit = network.hidden_sizes[layer]
+        r = folding.incoming_scale(network, layer)
+        if init == "random":
+            v, c = folding.random_incoming(network.weights[layer].shape[1], generator=generator)
+            replaced += network.widen(layer, torch.as_tensor(v)[None], torch.tensor([c]))
+            events.append(_event(layer, unit, init))
+            continue
+
+        losses, mispredicted, predicted = folding.sample_losses(network, Xs, ys, ws, task)
+        H, delta = folding.next_preactivation_grads(network, layer, Xs, ys, ws, task)
+        H_np = H.double().cpu().numpy()
+        excluded = np.array([_row_key(row) in folded_rows for row in X_np])
+        pos, info = folding.find_typical_instance(
+            H_np, losses, mispredicted, method=instance_selection, n_clusters=n_clusters,
+            excluded=excluded, rng=rng)
+        if pos is None:
+            events.append({**_event(layer, None, init), **info})
+            break
+        folded_rows.add(_row_key(X_np[pos]))
+        target = ys[pos].item() if task == "classification" else ys[pos].double().cpu().numpy()
+        h_t = H_np[pos]
+        segment = activated_segment(network, h_t, layer)
+        h_f, fallback = folding.fold_point_search(
+            segment, h_t, task=task, target=target, method=fold_point, nonnegative=layer > 0)
+        if h_f is None or np.linalg.norm(h_t - h_f) < 1e-9 * (1 + np.linalg.norm(h_t)):
+            fallback = fallback or "instance_on_boundary"
+            h_f = h_t.copy()
+            v, c = folding.input_gradient_incoming(network, layer, h_t, target, task, r=r,
+                                                   generator=generator)
+        else:
+            v, c = folding.fold_incoming(h_t, h_f, r=r, H=H, delta=delta,
+                                         refine=init == "fold", generator=generator)
+        replaced += network.widen(layer, torch.as_tensor(v)[None], torch.tensor([c]))
+        pred = predicted[pos]
+        events.append({
+            **_event(layer, unit, init),
+            "instance_index": int(rows[pos]),
+            "x_t": X_np[pos].tolist(),
+            "x_f": h_f.tolist() if layer == 0 else None,
+            "h_t": h_t.tolist() if layer > 0 else None,
+            "h_f": h_f.tolist() if layer > 0 else None,
+            "fold_distance": float(np.linalg.norm(h_t - h_f)),
+            "predicted": int(pred) if task == "classification" else np.asarray(pred).tolist(),
+            "true": target if task == "classification" else np.asarray(target).tolist(),
+            "instance_loss": float(losses[pos]),
+            "fallback": fallback,
+            **info,
+        })
+    return events, replaced
+
+
+def _event(layer, unit, init):
+    return {"kind": "widen", "layer": layer, "unit": unit, "init": init,
+            "instance_index": None, "x_t": None, "x_f": None, "h_t": None, "h_f": None,
+            "fold_distance": None, "predicted": None, "true": None, "instance_loss": None,
+            "cluster_size": None, "cluster_mean_loss": None, "fallback": None, "skipped": None}

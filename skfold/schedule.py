@@ -1,0 +1,92 @@
+"""When to grow: the ``"plateau"``, ``"fixed"`` and ``"none"`` growth schedules."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class GrowthSchedule:
+    """Tracks the monitored loss epoch by epoch and says when the network should grow.
+
+    An "epoch" is one pass over the data for Adam/SGD and one iteration for L-BFGS. The state
+    lives across ``partial_fit`` calls, so a streaming user's network grows too.
+    """
+
+    kind: str
+    grow_every: int
+    n_iter_no_change: int
+    tol: float
+    growth_patience: int
+    best_loss: float = math.inf
+    reference_loss: float = math.inf
+    epochs_without_improvement: int = 0
+    epochs_since_growth: int = 0
+    best_at_last_growth: float = math.inf
+    fruitless_growths: int = 0
+    n_growths: int = 0
+
+    def observe(self, loss: float) -> bool:
+        """Record one epoch's monitored loss; return whether it is the best so far.
+
+        Progress is measured against the loss at the last epoch that counted as progress, so
+        that many small steps adding up to ``tol`` count too (L-BFGS after a growth often
+        improves by less than ``tol`` per iteration but by much more over ten).
+        """
+        self.epochs_since_growth += 1
+        if loss < self.reference_loss - self.tol:
+            self.reference_loss = loss
+            self.epochs_without_improvement = 0
+        else:
+            self.epochs_without_improvement += 1
+        improved = loss < self.best_loss
+        if improved:
+            self.best_loss = loss
+        return improved
+
+    def mark_converged(self) -> None:
+        """The optimizer itself declared convergence (L-BFGS): treat it as a plateau."""
+        self.epochs_without_improvement = max(self.epochs_without_improvement,
+                                              self.n_iter_no_change)
+
+    @property
+    def converged(self) -> bool:
+        return self.epochs_without_improvement >= self.n_iter_no_change
+
+    def epochs_until_growth(self) -> float:
+        """Epochs the ``"fixed"`` schedule still trains before it grows (inf for the others)."""
+        if self.kind == "fixed":
+            return max(self.grow_every - self.epochs_since_growth, 0)
+        return math.inf
+
+    def wants_growth(self) -> bool:
+        if self.kind == "plateau":
+            return self.converged
+        if self.kind == "fixed":
+            return self.epochs_since_growth >= self.grow_every
+        return False
+
+    def _last_growth_paid(self) -> bool:
+        return self.best_loss < self.best_at_last_growth - self.tol
+
+    def on_growth(self) -> None:
+        """Book-keeping at a growth: settle whether the previous growth paid off."""
+        if self.n_growths:
+            self.fruitless_growths = 0 if self._last_growth_paid() else self.fruitless_growths + 1
+        self.n_growths += 1
+        self.best_at_last_growth = self.best_loss
+        self.epochs_since_growth = 0
+        self.epochs_without_improvement = 0
+        self.reference_loss = self.best_loss
+
+    def reset_patience(self) -> None:
+        """A new layer was inserted: widening it gets a fresh ``growth_patience``."""
+        self.fruitless_growths = 0
+        self.best_at_last_growth = math.inf
+
+    @property
+    def growth_stalled(self) -> bool:
+        """``growth_patience`` growths in a row brought no improvement of the monitored loss."""
+        pending = self.n_growths > 0 and not self._last_growth_paid()
+        return self.fruitless_growths + int(pending) >= self.growth_patience

@@ -1,0 +1,250 @@
+"""Estimator behaviour users rely on: schedules, accuracy, search, reproducibility, pickling."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_moons
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+from skfold import FoldGrowClassifier, FoldGrowRegressor
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return make_moons(n_samples=500, noise=0.1, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def sine():
+    X = np.linspace(-3, 3, 300)[:, None]
+    return X, np.sin(2 * X).ravel()
+
+
+# --------------------------------------------------------------------------- accuracy
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_plateau_growth_from_two_units_fits_moons(moons, seed):
+    X, y = moons
+    clf = FoldGrowClassifier(hidden_units=2, growth_schedule="plateau", random_state=seed)
+    clf.fit(X, y)
+    assert clf.score(X, y) >= 0.97
+    assert clf.hidden_layer_sizes_[0] > 2  # it had to grow to get there
+    assert clf.n_growths_ >= 1
+
+
+def test_plateau_growth_fits_1d_sine_regression(sine):
+    X, y = sine
+    reg = FoldGrowRegressor(hidden_units=2, random_state=0).fit(X, y)
+    assert reg.score(X, y) >= 0.95
+    assert reg.predict(X).shape == y.shape
+
+
+def test_regressor_multi_output(sine):
+    X, y = sine
+    Y = np.column_stack([y, np.cos(X).ravel()])
+    reg = FoldGrowRegressor(random_state=0, max_hidden_units=12).fit(X, Y)
+    assert reg.predict(X).shape == Y.shape
+    assert reg.n_outputs_ == 2
+    assert reg.score(X, Y) > 0.8
+
+
+# --------------------------------------------------------------------------- schedules
+def test_schedule_none_is_a_plain_mlp(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(hidden_units=5, growth_schedule="none", random_state=0).fit(X, y)
+    assert clf.hidden_layer_sizes_ == (5,)
+    assert clf.growth_history_ == []
+    assert [c.shape for c in clf.coefs_] == [(2, 5), (5, 2)]
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_fixed_schedule_grows_every_grow_every_epochs(moons, solver):
+    X, y = moons
+    clf = FoldGrowClassifier(growth_schedule="fixed", grow_every=7, max_hidden_units=6,
+                             max_iter=60, solver=solver, random_state=0,
+                             n_iter_no_change=1000).fit(X, y)
+    epochs = [e["epoch"] for e in clf.growth_history_]
+    assert epochs == [7 * (i + 1) for i in range(4)]
+    assert clf.hidden_layer_sizes_ == (6,)
+
+
+@settings(deadline=None, max_examples=12)
+@given(max_units=st.integers(2, 7), per_growth=st.integers(1, 3),
+       schedule=st.sampled_from(["plateau", "fixed"]), init=st.sampled_from(
+           ["fold", "fold_direction", "gradmax", "random"]), depth=st.integers(1, 2))
+def test_max_hidden_units_is_never_exceeded(max_units, per_growth, schedule, init, depth):
+    X, y = make_moons(n_samples=120, noise=0.2, random_state=1)
+    clf = FoldGrowClassifier(max_hidden_units=max_units, units_per_growth=per_growth,
+                             growth_schedule=schedule, grow_every=3, init=init,
+                             max_depth=depth, growth_patience=1, max_iter=80, random_state=0)
+    clf.fit(X, y)
+    assert sum(clf.hidden_layer_sizes_) <= max_units
+    sizes = [e["hidden_layer_sizes"] for e in clf.growth_history_]
+    assert all(sum(s) <= max_units for s in sizes)
+
+
+def test_hidden_units_above_max_is_rejected():
+    with pytest.raises(ValueError, match="max_hidden_units"):
+        FoldGrowClassifier(hidden_units=8, max_hidden_units=4).fit([[0.0], [1.0]], [0, 1])
+
+
+def test_partial_fit_grows_across_calls(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(growth_schedule="fixed", grow_every=3, max_hidden_units=5,
+                             random_state=0, learning_rate_init=0.01)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X[:100], y[:100])
+    clf.partial_fit(X[:100], y[:100], classes=[0, 1])
+    for i in range(1, 12):
+        rows = slice((i * 100) % 500, (i * 100) % 500 + 100)
+        clf.partial_fit(X[rows], y[rows])
+    assert clf.n_iter_ == 12
+    assert clf.hidden_layer_sizes_ == (5,)
+    assert [e["epoch"] for e in clf.growth_history_] == [3, 6, 9]
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X[:10], np.full(10, 7))
+
+
+def test_partial_fit_is_unavailable_for_lbfgs():
+    assert not hasattr(FoldGrowClassifier(solver="lbfgs"), "partial_fit")
+    assert hasattr(FoldGrowRegressor(solver="adam"), "partial_fit")
+
+
+def test_warm_start_continues_from_the_grown_network(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(max_hidden_units=4, random_state=0, warm_start=True).fit(X, y)
+    sizes = clf.hidden_layer_sizes_
+    n_iter = clf.n_iter_
+    clf.set_params(max_hidden_units=6).fit(X, y)
+    assert clf.n_iter_ > n_iter
+    assert sum(clf.hidden_layer_sizes_) >= sum(sizes)
+    cold = clone(clf).set_params(warm_start=False, max_hidden_units=2, hidden_units=2)
+    assert cold.fit(X, y).hidden_layer_sizes_ == (2,)
+
+
+def test_grow_adds_units_without_changing_predictions(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(max_hidden_units=10, growth_schedule="none",
+                             random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert clf.grow(X, y, n_units=2) is clf
+    assert clf.hidden_layer_sizes_ == (4,)
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=0, atol=1e-12)
+    assert len(clf.growth_history_) == 2
+    with pytest.raises(NotFittedError):
+        FoldGrowClassifier().grow(X, y)
+
+
+def test_sample_weight_changes_the_fit():
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    w = np.where(y == 1, 10.0, 0.1)
+    a = FoldGrowClassifier(growth_schedule="none", random_state=0).fit(X, y)
+    b = FoldGrowClassifier(growth_schedule="none", random_state=0).fit(X, y, sample_weight=w)
+    assert (b.predict(X) == 1).mean() > (a.predict(X) == 1).mean()
+
+
+def test_sample_weight_equals_repetition_without_growth():
+    est = FoldGrowClassifier(growth_schedule="none", random_state=0, max_iter=200)
+    check_sample_weight_equivalence_on_dense_data("FoldGrowClassifier", est)
+
+
+def test_early_stopping_records_validation_scores(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(early_stopping=True, random_state=0, solver="adam",
+                             learning_rate_init=0.01, max_iter=100).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_validation_score_ > 0.8
+
+
+# --------------------------------------------------------------------------- search
+def test_pipeline_gridsearch_picks_a_best_estimator(moons):
+    X, y = moons
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("clf", FoldGrowClassifier(random_state=0, max_iter=300))])
+    grid = GridSearchCV(pipe, {"clf__max_hidden_units": [2, 8], "clf__n_clusters": [2, 8]},
+                        cv=3, n_jobs=2)
+    grid.fit(X, y)
+    assert grid.best_params_["clf__max_hidden_units"] == 8
+    assert grid.best_score_ > 0.9
+    assert grid.best_estimator_[-1].hidden_layer_sizes_[0] <= 8
+
+
+# --------------------------------------------------------------------------- reproducibility
+def test_same_seed_same_predictions_and_no_global_rng_touched(moons):
+    X, y = moons
+    torch_state = torch.random.get_rng_state()
+    np_state = np.random.get_state()
+    a = FoldGrowClassifier(random_state=3, max_hidden_units=6).fit(X, y)
+    b = FoldGrowClassifier(random_state=3, max_hidden_units=6).fit(X, y)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], np_state[1])
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    for ca, cb in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(ca, cb)
+
+
+# --------------------------------------------------------------------------- persistence
+@pytest.mark.parametrize("Estimator", [FoldGrowClassifier, FoldGrowRegressor])
+def test_pickle_and_joblib_round_trip(tmp_path, moons, Estimator):
+    X, y = moons
+    est = Estimator(random_state=0, max_hidden_units=5, solver="adam", max_iter=30).fit(X, y)
+    expected = est.predict(X)
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(restored.predict(X), expected)
+    joblib.dump(est, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+    state = est.__getstate__()
+    assert "network_" not in state
+    tensors = state["_network_state"]["weights"] + state["_network_state"]["biases"]
+    assert all(t.device.type == "cpu" for t in tensors)
+    # a restored estimator keeps training where it stopped
+    loaded.partial_fit(X, y)
+    assert loaded.n_iter_ == est.n_iter_ + 1
+
+
+def test_clone_of_fitted_estimator_is_unfitted(moons):
+    X, y = moons
+    est = FoldGrowClassifier(random_state=0, max_hidden_units=3).fit(X, y)
+    fresh = clone(est)
+    assert fresh.get_params() == est.get_params()
+    with pytest.raises(NotFittedError):
+        fresh.predict(X)
+
+
+# --------------------------------------------------------------------------- device
+def test_unavailable_cuda_raises_value_error_naming_the_device(moons):
+    X, y = moons
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    for device in ["cuda", "cuda:1"]:
+        with pytest.raises(ValueError, match=f"device='{device}'"):
+            FoldGrowClassifier(device=device).fit(X, y)
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        FoldGrowClassifier(device="tpu-ish").fit(X, y)
+
+
+def test_auto_device_runs_on_cpu_here(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(max_hidden_units=3, random_state=0).fit(X, y)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert clf.device_.startswith(expected)
+    assert clf.get_params()["device"] == "auto"  # fit never changes a parameter
+
+
+def test_fit_does_not_warn_when_it_converges(moons):
+    X, y = moons
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FoldGrowClassifier(random_state=0).fit(X, y)
