@@ -275,7 +275,9 @@ class BaseFoldGrow(BaseEstimator):
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = None
-        self.best_loss_ = np.inf
+        self.best_loss_ = None if self.early_stopping else np.inf
+        self._last_monitored = np.inf
+        self._phase_best = np.inf
         self.n_iter_ = 0
         self.t_ = 0
         self.fit_time_ = {"training": 0.0, "growth": 0.0}
@@ -371,7 +373,8 @@ class BaseFoldGrow(BaseEstimator):
                 self.best_validation_score_ = score
         else:
             self.best_loss_ = min(self.best_loss_, loss)
-        self._phase_best = min(getattr(self, "_phase_best", np.inf), monitored)
+        self._phase_best = min(self._phase_best, monitored)
+        self._last_monitored = monitored
         if self._schedule.observe(monitored):
             self._best = ([w.detach().clone() for w in self.network_.weights],
                           [b.detach().clone() for b in self.network_.biases])
@@ -404,7 +407,10 @@ class BaseFoldGrow(BaseEstimator):
         self._trainer.after_growth()
 
     def _restore_best(self):
-        if self._best is not None:
+        """Return to the best network seen, unless the final one is within ``tol`` of it."""
+        if self._best is not None and (
+                self._schedule.best_loss < self._last_monitored - self.tol
+                or not np.isfinite(self._last_monitored)):
             self._load_weights(*self._best)
         sizes = self.network_.hidden_sizes
         for event in self.growth_history_:
@@ -415,7 +421,7 @@ class BaseFoldGrow(BaseEstimator):
     def _close_history(self):
         """The loss after the last growth's training phase is known only once it ended."""
         if self.growth_history_ and self.growth_history_[-1].get("loss_after") is None:
-            phase_best = getattr(self, "_phase_best", np.inf)
+            phase_best = self._phase_best
             for event in self._events_of_last_growth():
                 event["loss_after"] = float(phase_best) if np.isfinite(phase_best) else None
 
