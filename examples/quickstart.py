@@ -1,4 +1,18 @@
-"""Quickstart: grow a classifier from 2 hidden units on the two-moons problem."""
+"""Quickstart: grow a classifier from 2 hidden units on the two-moons problem.
+
+Fits a ``FoldGrowClassifier`` in a pipeline, prints its test accuracy, the grown architecture
+(next to an ``MLPClassifier`` of the same width), the growth history as a table and why one of
+the grown units exists. With matplotlib installed it also saves ``quickstart_boundary.png`` (the
+decision boundary with every fold) and ``quickstart_growth.png`` (loss and hidden units over
+epochs) into the directory given as the first argument, else ``$SKFOLD_EXAMPLES_OUTPUT``, else
+``examples/output/``.
+
+    python examples/quickstart.py
+"""
+
+import os
+import sys
+from pathlib import Path
 
 from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
@@ -35,3 +49,27 @@ try:
 except ImportError:
     for event in grown.growth_history_:
         print({key: event.get(key) for key in columns})
+
+grown_units = [e["unit"] for e in grown.growth_history_
+               if e.get("unit") is not None and e.get("in_final_model")]
+if grown_units:
+    print("\n" + grown.explain_unit(grown_units[0])["summary"])
+
+try:
+    import matplotlib
+except ImportError:
+    print("\n(install matplotlib to save the figures: python -m pip install matplotlib)")
+else:
+    matplotlib.use("Agg")
+    from skfold.plotting import plot_decision_boundary, plot_growth
+
+    default = os.environ.get("SKFOLD_EXAMPLES_OUTPUT", Path(__file__).resolve().parent / "output")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else default)
+    out.mkdir(parents=True, exist_ok=True)
+    ax = plot_decision_boundary(model, X_test, y_test)
+    ax.set_title(f"FoldGrowClassifier on two moons (test points), "
+                 f"accuracy {model.score(X_test, y_test):.3f}", fontsize="medium")
+    ax.figure.savefig(out / "quickstart_boundary.png", dpi=90)
+    ax_loss, _ = plot_growth(model)
+    ax_loss.figure.savefig(out / "quickstart_growth.png", dpi=90)
+    print(f"\nfigures written to {out}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from numbers import Integral, Real
@@ -45,6 +46,22 @@ def _solver_is_stochastic(estimator):
             f"{estimator.solver!r} is not stochastic. Use solver='adam', 'sgd' or 'auto'."
         )
     return True
+
+
+def _progress_bar(total, verbose):
+    """A tqdm bar over epochs for ``fit`` with ``verbose >= 1``, or None.
+
+    Only when tqdm is installed and stderr is a terminal, so that logs, captured output and
+    joblib workers never fill up with bar redraws.
+    """
+    isatty = getattr(sys.stderr, "isatty", None)
+    if verbose < 1 or isatty is None or not isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="epoch", leave=False, file=sys.stderr)
 
 
 class BaseFoldGrow(BaseEstimator):
@@ -233,6 +250,7 @@ class BaseFoldGrow(BaseEstimator):
         converged = False
         rows_per_step = X.shape[0] if self._solver == "lbfgs" else self._trainer.batch_size
         sizes = [X.shape[1], self.max_hidden_units, self._n_output_units()]
+        self._progress = None if incremental else _progress_bar(budget, self.verbose)
         try:
             with thread_limits(rows_per_step, sizes):
                 converged = self._train_loop(data, budget, incremental)
@@ -249,6 +267,9 @@ class BaseFoldGrow(BaseEstimator):
                         "and the optimization hasn't converged yet.", ConvergenceWarning)
         self._close_history()
         self._val = None
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
         return self
 
     def _initialize(self, n_features, incremental, n_samples):
@@ -379,8 +400,23 @@ class BaseFoldGrow(BaseEstimator):
             self._best = ([w.detach().clone() for w in self.network_.weights],
                           [b.detach().clone() for b in self.network_.biases])
         if self.verbose >= 2:
-            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}, "
-                  f"hidden units = {self.network_.hidden_sizes}")
+            score = (f", validation score = {self.validation_scores_[-1]:.6f}"
+                     if self._val is not None else "")
+            self._say(f"Iteration {self.n_iter_}, loss = {loss:.8f}{score}, "
+                      f"hidden units = {self.network_.hidden_sizes}")
+        progress = getattr(self, "_progress", None)
+        if progress is not None:
+            progress.set_postfix(loss=f"{loss:.4g}", units=sum(self.network_.hidden_sizes),
+                                 refresh=False)
+            progress.update(1)
+
+    def _say(self, message):
+        """Print a verbose line (through the progress bar, when there is one)."""
+        progress = getattr(self, "_progress", None)
+        if progress is not None:
+            progress.write(message)
+        else:
+            print(message)
 
     def _handle_divergence(self):
         self._n_divergences += 1
@@ -473,9 +509,9 @@ class BaseFoldGrow(BaseEstimator):
                          else e.get("skipped") or f"new layer {e['layer']}")
                 dist = e.get("fold_distance")
                 dist_txt = f", fold distance {dist:.4g}" if dist is not None else ""
-                print(f"Growth {growth_index} at epoch {self.n_iter_}: {e['kind']} {where}, "
-                      f"loss {loss_before:.6g}, instance {e.get('instance_index')}{dist_txt}, "
-                      f"hidden units {net.hidden_sizes}")
+                self._say(f"Growth {growth_index} at epoch {self.n_iter_}: {e['kind']} {where}, "
+                          f"loss {loss_before:.6g}, instance {e.get('instance_index')}"
+                          f"{dist_txt}, hidden units {net.hidden_sizes}")
 
     def grow(self, X, y, n_units=1):
         """Perform one growth step now, on ``(X, y)``, whatever the schedule says.
@@ -512,6 +548,73 @@ class BaseFoldGrow(BaseEstimator):
         self._grow_step(self._to_tensor(X), self._target_tensor(y_enc), sw, n_units=n_units)
         return self
 
+    def explain_unit(self, unit, layer=0):
+        """Why hidden unit ``unit`` of ``layer`` exists: the mistake it was grown to fix.
+
+        Parameters
+        ----------
+        unit : int
+            Index of the unit within its layer, as in ``coefs_[layer][:, unit]``.
+        layer : int, default=0
+            Hidden layer, 0 being the first.
+
+        Returns
+        -------
+        explanation : dict
+            ``origin``: ``"seed"`` (one of the ``hidden_units`` the network started with),
+            ``"deepen"`` (an identity unit of a layer inserted by deepening) or ``"growth"``;
+            ``summary``: a sentence saying why the unit exists. A grown unit's dict also holds
+            its ``growth_history_`` record (``epoch``, ``init``, ``instance_index``, ``x_t``,
+            ``x_f``, ``predicted``, ``true``, ``fold_distance``, ``loss_before``,
+            ``loss_after``, ``fallback``...) and ``loss_change = loss_after - loss_before``:
+            how the monitored loss moved over the training phase that followed its growth.
+        """
+        check_is_fitted(self)
+        sizes = self.network_.hidden_sizes
+        if not isinstance(layer, Integral) or not 0 <= layer < len(sizes):
+            raise ValueError(f"layer must be an integer in [0, {len(sizes) - 1}]; got {layer!r}.")
+        if not isinstance(unit, Integral) or not 0 <= unit < sizes[layer]:
+            raise ValueError(f"Layer {layer} has {sizes[layer]} units; unit must be an integer "
+                             f"in [0, {sizes[layer] - 1}], got {unit!r}.")
+        name = f"Unit {unit} of layer {layer}"
+        record = None
+        for event in self.growth_history_:
+            if event.get("layer") != layer:
+                continue
+            if event.get("kind") == "deepen":
+                record = event if unit < event.get("width", 0) else None
+            elif event.get("unit") == unit:
+                record = event
+        if record is None:
+            return {"layer": layer, "unit": unit, "origin": "seed",
+                    "summary": f"{name} is a seed unit: the network started with it."}
+        if record["kind"] == "deepen":
+            return {"layer": layer, "unit": unit, "origin": "deepen",
+                    "epoch": record.get("epoch"), "growth": record.get("growth"),
+                    "summary": f"{name} was created at epoch {record.get('epoch')} as a copy "
+                               f"(identity) of unit {unit} of layer {layer - 1}, when the "
+                               "network was deepened."}
+        explanation = {**record, "origin": "growth"}
+        before, after = record.get("loss_before"), record.get("loss_after")
+        change = None if before is None or after is None else after - before
+        explanation["loss_change"] = change
+        summary = f"{name} was added at epoch {record['epoch']} (init={record['init']!r})"
+        if record.get("x_t") is None:
+            summary += ", without a typical instance."
+        else:
+            fold = record.get("x_f") if record.get("x_f") is not None else record.get("h_f")
+            summary += (f" to fix instance {record['instance_index']}, "
+                        f"x_t = {np.round(record['x_t'], 4).tolist()}, predicted "
+                        f"{record['predicted']!r} where the truth is {record['true']!r}; its "
+                        f"hyperplane passes through the fold point "
+                        f"{np.round(fold, 4).tolist()}"
+                        + (" (in the layer's input space)" if layer else "")
+                        + f" at distance {record['fold_distance']:.4g} from it.")
+        if change is not None:
+            summary += f" The monitored loss went from {before:.4g} to {after:.4g} ({change:+.3g})."
+        explanation["summary"] = summary
+        return explanation
+
     # ------------------------------------------------------------------ predict
     def _forward(self, X):
         """Network output in float64, computed in chunks of bounded memory."""
@@ -537,6 +640,7 @@ class BaseFoldGrow(BaseEstimator):
         state = self.__dict__.copy()
         state.pop("_device", None)
         state.pop("_val", None)
+        state.pop("_progress", None)
         if "network_" in state:
             # CPU tensors only, so a model fitted on a GPU unpickles on a CPU-only machine.
             net, trainer = state.pop("network_"), state.pop("_trainer")

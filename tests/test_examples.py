@@ -1,0 +1,70 @@
+"""Every example runs as a script (quick settings) and writes its figures."""
+
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+#: script -> (figures it must write, text its output must contain)
+EXPECTED = {
+    "quickstart.py": (["quickstart_boundary.png", "quickstart_growth.png"],
+                      ["test accuracy:", "grown architecture: 2-", "growth history",
+                       "was added at epoch"]),
+    "seed_figures.py": (["seed_sine.png", "seed_overlap_quadratic.png", "fold.png"],
+                        ["sine: training accuracy", "overlap_quadratic: training accuracy"]),
+    "pipeline_gridsearch.py": (["gridsearch.png"],
+                               ["mean_test_score", "rank_test_score", "best parameters:"]),
+    "regression.py": (["regression_stages.png", "regression_growth.png"],
+                      ["grown by hand: R^2", "grown on its own: R^2"]),
+}
+
+
+#: examples whose main() another test module runs (with more checks than here)
+RUN_ELSEWHERE = {"distributed_search.py": "tests/test_distributed.py"}
+
+
+def test_every_example_is_tested():
+    assert {p.name for p in EXAMPLES.glob("*.py")} == set(EXPECTED) | set(RUN_ELSEWHERE)
+
+
+def run_example(name, out, *, via_env, monkeypatch, capsys):
+    """Run ``examples/<name>`` as ``__main__``, in this process (saves a 4 s import each)."""
+    monkeypatch.setenv("SKFOLD_QUICK", "1")
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # as when run as a script: its folder first
+    argv = [str(EXAMPLES / name)]
+    if via_env:
+        monkeypatch.setenv("SKFOLD_EXAMPLES_OUTPUT", str(out))
+    else:
+        argv.append(str(out))
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.chdir(out.parent)
+    monkeypatch.delitem(sys.modules, "pipeline_gridsearch", raising=False)  # re-read QUICK
+    runpy.run_path(argv[0], run_name="__main__")
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs_and_saves_its_figures(name, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "figures"
+    stdout = run_example(name, out, via_env=name != "quickstart.py", monkeypatch=monkeypatch,
+                         capsys=capsys)
+    figures, phrases = EXPECTED[name]
+    for phrase in phrases:
+        assert phrase in stdout, f"{name} did not print {phrase!r}:\n{stdout}"
+    for figure in figures:
+        data = (out / figure).read_bytes()
+        assert data.startswith(PNG_MAGIC), figure
+        assert 10_000 < len(data) < 1_000_000, f"{figure}: {len(data)} bytes"
+    if name == "quickstart.py":
+        accuracy = float(re.search(r"test accuracy: ([0-9.]+)", stdout).group(1))
+        assert accuracy >= 0.9
+    if name == "seed_figures.py":
+        # every line reads "task: training accuracy a -> b -> ... (architecture)"
+        for line in stdout.splitlines()[:2]:
+            accuracies = [float(a) for a in re.findall(r"\d\.\d{3}", line)]
+            assert len(accuracies) >= 2 and accuracies[-1] > accuracies[0], line
