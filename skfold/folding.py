@@ -25,6 +25,8 @@ FOLD_CONE_DEGREES = 75.0
 FOLD_ASCENT_STEPS = 25
 #: Random cone directions scored before the ascent starts (see :func:`_best_cone_candidate`).
 FOLD_CANDIDATES = 256
+#: Incoming rows shorter than this fraction of the longest are ignored by :func:`incoming_scale`.
+NEGLIGIBLE_ROW = 1e-3
 _EPS = 1e-9
 
 
@@ -85,8 +87,9 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
     index : int or None
         Row of ``H``; None when no row is mis-predicted (nothing to fold).
     info : dict
-        ``cluster_size`` and ``cluster_mean_loss`` of the chosen cluster (kmeans), or the reason
-        nothing was chosen.
+        ``cluster_size``, ``cluster_mean_loss``, ``cluster_rank`` (0 = worst) and
+        ``n_clusters_used`` (``n_clusters`` clipped to the number of distinct rows) of the
+        chosen cluster (kmeans), or the reason nothing was chosen.
     """
     rng = np.random.RandomState(0) if rng is None else rng
     candidates = np.asarray(mispredicted, dtype=bool).copy()
@@ -118,7 +121,8 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
         if members.size:
             dist = ((H[members] - centers[c]) ** 2).sum(axis=1)
             info = {"cluster_size": int((labels == c).sum()),
-                    "cluster_mean_loss": float(mean_loss[c]), "cluster_rank": rank}
+                    "cluster_mean_loss": float(mean_loss[c]), "cluster_rank": rank,
+                    "n_clusters_used": k}
             return int(members[np.argmin(dist)]), info
     raise AssertionError("a candidate row must belong to some cluster")
 
@@ -229,9 +233,17 @@ def fold_point_search(segment, h_t, *, task, target, method="segment", nonnegati
 
 # --------------------------------------------------------------------------- algorithm 3
 def incoming_scale(network: GrowableMLP, layer: int) -> float:
-    """Median norm of the layer's existing incoming rows: the new unit is as steep as its siblings."""
-    norms = network.weights[layer].detach().double().norm(dim=1)
-    r = float(norms.median()) if norms.numel() else 1.0
+    """Median norm of the layer's existing incoming rows: the new unit is as steep as its siblings.
+
+    Rows shorter than :data:`NEGLIGIBLE_ROW` times the longest are left out: they belong to units
+    that weight decay has switched off, and with two units (the slides' seed network) such a
+    row would otherwise set the scale of the new unit to almost nothing, leaving it with no
+    gradient. The median is the true one (mean of the two middle values), not torch's lower
+    median.
+    """
+    norms = network.weights[layer].detach().double().norm(dim=1).cpu().numpy()
+    norms = norms[norms >= NEGLIGIBLE_ROW * norms.max()] if norms.size else norms
+    r = float(np.median(norms)) if norms.size else 1.0
     return r if r > _EPS else 1.0
 
 

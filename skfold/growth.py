@@ -13,6 +13,12 @@ from . import folding
 from .network import activated_segment
 
 
+#: Fallback recorded when the fold point coincides with ``x_t`` (it sits on the boundary, or
+#: on the face of its region nearest a boundary outside it): the unit's hyperplane then goes
+#: through ``x_t`` along the loss gradient. Appended to an earlier fallback with ``+``.
+THROUGH_INSTANCE = "instance_on_boundary"
+
+
 def _row_key(row) -> bytes:
     return np.ascontiguousarray(row, dtype=np.float64).tobytes()
 
@@ -57,7 +63,7 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         r = folding.incoming_scale(network, layer)
         if init == "random":
             v, c = folding.random_incoming(network.weights[layer].shape[1], generator=generator)
-            replaced += network.widen(layer, torch.as_tensor(v)[None], torch.tensor([c]))
+            replaced += _add_unit(network, layer, v, c)
             events.append(_event(layer, unit, init))
             continue
 
@@ -78,14 +84,16 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         h_f, fallback = folding.fold_point_search(
             segment, h_t, task=task, target=target, method=fold_point, nonnegative=layer > 0)
         if h_f is None or np.linalg.norm(h_t - h_f) < 1e-9 * (1 + np.linalg.norm(h_t)):
-            fallback = fallback or "instance_on_boundary"
+            # no direction x_t - x_f: the hyperplane goes through x_t itself (DESIGN section 2)
+            if h_f is not None:
+                fallback = "+".join(f for f in (fallback, THROUGH_INSTANCE) if f)
             h_f = h_t.copy()
             v, c = folding.input_gradient_incoming(network, layer, h_t, target, task, r=r,
                                                    generator=generator)
         else:
             v, c = folding.fold_incoming(h_t, h_f, r=r, H=H, delta=delta,
                                          refine=init == "fold", generator=generator)
-        replaced += network.widen(layer, torch.as_tensor(v)[None], torch.tensor([c]))
+        replaced += _add_unit(network, layer, v, c)
         pred = predicted[pos]
         events.append({
             **_event(layer, unit, init),
@@ -104,8 +112,15 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
     return events, replaced
 
 
+def _add_unit(network, layer, v, c):
+    """Widen by one unit with incoming ``v`` and bias ``c`` (float64 until the network's cast)."""
+    return network.widen(layer, torch.as_tensor(v, dtype=torch.float64)[None],
+                         torch.tensor([c], dtype=torch.float64))
+
+
 def _event(layer, unit, init):
     return {"kind": "widen", "layer": layer, "unit": unit, "init": init,
             "instance_index": None, "x_t": None, "x_f": None, "h_t": None, "h_f": None,
             "fold_distance": None, "predicted": None, "true": None, "instance_loss": None,
-            "cluster_size": None, "cluster_mean_loss": None, "fallback": None, "skipped": None}
+            "cluster_size": None, "cluster_mean_loss": None, "cluster_rank": None,
+            "n_clusters_used": None, "fallback": None, "skipped": None}
