@@ -131,6 +131,8 @@ def readme_figure(X, y, stages, out):
     plot_decision_boundary(after, X, y, ax=ax1, show_folds="last", legend=False)
     ax1.set_title(f"after training: accuracy {acc_after:.3f};\nthe new unit bent the boundary",
                   fontsize=10)
+    fig.suptitle(f"The sine task: one growth by folding, {architecture(stages[k][0])} to "
+                 f"{architecture(after)}", fontsize="medium")
     figure_legend(fig, before.classes_, loc="outside lower center", ncols=6, fontsize="small")
     fig.savefig(out / "fold.png", dpi=100)
     plt.close(fig)

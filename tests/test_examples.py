@@ -1,5 +1,6 @@
 """Every example runs as a script (quick settings) and writes its figures."""
 
+import ast
 import re
 import runpy
 import sys
@@ -68,3 +69,31 @@ def test_example_runs_and_saves_its_figures(name, tmp_path, monkeypatch, capsys)
         for line in stdout.splitlines()[:2]:
             accuracies = [float(a) for a in re.findall(r"\d\.\d{3}", line)]
             assert len(accuracies) >= 2 and accuracies[-1] > accuracies[0], line
+
+
+README = EXAMPLES.parent / "README.md"
+
+
+def test_readme_usage_example_runs(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pandas")
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    usage = next(block for block in blocks if "FoldGrowClassifier(" in block)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(usage, "README usage", "exec"), {})
+    assert "was added at epoch" in capsys.readouterr().out
+    assert (tmp_path / "boundary.png").stat().st_size > 10_000
+    assert (tmp_path / "growth.png").stat().st_size > 10_000
+
+
+def test_readme_parameter_table_lists_every_parameter_with_its_default():
+    from skfold import FoldGrowClassifier, FoldGrowRegressor
+
+    rows = re.findall(r"^\| (\w+) \| `(\w+)` \| `([^`]*)` \|", README.read_text(), flags=re.M)
+    table = {name: (group, default) for group, name, default in rows}
+    for estimator in (FoldGrowClassifier(), FoldGrowRegressor()):
+        params = estimator.get_params()
+        assert set(table) == set(params) == set(estimator._parameter_constraints)
+        for name, value in params.items():
+            assert ast.literal_eval(table[name][1]) == value, name
+    assert {group for group, _ in table.values()} == {"network", "growth", "search", "training",
+                                                      "device"}
