@@ -545,7 +545,11 @@ class BaseFoldGrow(BaseEstimator):
         y_enc = self._encode_targets(y, first=False, classes=None)
         self._device = self.network_.weights[0].device
         sw = torch.ones(X.shape[0], dtype=SOLVER_DTYPES[self._solver], device=self._device)
-        self._grow_step(self._to_tensor(X), self._target_tensor(y_enc), sw, n_units=n_units)
+        # as in fit: one thread for a small search (measured 5x faster on 100 rows, 2 cores)
+        sizes = [X.shape[1], self.max_hidden_units, self._n_output_units()]
+        with thread_limits(min(X.shape[0], self.search_subsample), sizes):
+            self._grow_step(self._to_tensor(X), self._target_tensor(y_enc), sw,
+                            n_units=n_units)
         return self
 
     def explain_unit(self, unit, layer=0):
