@@ -1,7 +1,8 @@
 """skfold: grow neural networks by folding on typical instances, the scikit-learn way."""
 
 from ._estimators import FoldGrowClassifier, FoldGrowRegressor
+from .persistence import load, save
 
 __version__ = "0.1.0"
 
-__all__ = ["FoldGrowClassifier", "FoldGrowRegressor", "__version__"]
+__all__ = ["FoldGrowClassifier", "FoldGrowRegressor", "load", "save", "__version__"]

@@ -25,7 +25,7 @@ from ._device import resolve_device
 from .growth import broaden_layer
 from .network import GrowableMLP
 from .schedule import GrowthSchedule
-from .training import EVAL_CHUNK, Trainer, evaluate_loss, thread_limits
+from .training import EVAL_CHUNK, Trainer, evaluate_loss, objective, thread_limits
 
 #: Training precision. Mini-batch solvers train in float32 (half the memory traffic on large
 #: data). L-BFGS trains in float64, as scikit-learn's MLP does: its line search needs a loss
@@ -37,6 +37,28 @@ SOLVER_DTYPES = {"lbfgs": torch.float64, "adam": torch.float32, "sgd": torch.flo
 AUTO_LBFGS_MAX_SAMPLES = 10_000
 #: Divergences (non-finite loss) tolerated before training stops.
 MAX_DIVERGENCES = 5
+#: An epoch whose loss exceeds ``1 + DIVERGENCE_FACTOR`` times the larger of the starting
+#: network's batch loss and a constant predictor's loss has diverged, finite or not (Adam at
+#: ``learning_rate_init=100`` explodes the loss 4000-fold and kills every unit, never NaN).
+DIVERGENCE_FACTOR = 10.0
+#: Largest absolute value of X (or a regression target) accepted for training, as a fraction of
+#: the square root of the training dtype's maximum, so that squared errors and Adam's squared
+#: gradients cannot overflow: 1.8e15 for float32 (Adam, SGD), 1.3e150 for float64 (L-BFGS).
+OVERFLOW_MARGIN = 1e-4
+
+
+def _constant_prediction_loss(y_enc, sample_weight, task):
+    """Weighted loss of the best constant prediction: the scale a sane training loss stays under.
+
+    Class-prior entropy (classification) or half the mean weighted variance of the targets.
+    """
+    w = sample_weight / sample_weight.sum()
+    if task == "classification":
+        prior = np.bincount(y_enc, weights=w)
+        prior = prior[prior > 0]
+        return float(-(prior * np.log(prior)).sum())
+    mean = w @ y_enc
+    return float(0.5 * (w @ (y_enc - mean) ** 2).mean())
 
 
 def _solver_is_stochastic(estimator):
@@ -184,6 +206,25 @@ class BaseFoldGrow(BaseEstimator):
                              "positive weight.")
         return sw
 
+    def _check_magnitudes(self, X, y_enc, solver):
+        """Reject values whose squares would overflow the training dtype (see OVERFLOW_MARGIN)."""
+        dtype = SOLVER_DTYPES[solver]
+        limit = float(np.sqrt(torch.finfo(dtype).max)) * OVERFLOW_MARGIN
+        checks = [("X", X, "the features first, e.g. with sklearn.preprocessing.StandardScaler "
+                           "in a Pipeline")]
+        if self._task == "regression":
+            checks.append(("y", y_enc, "the target first, e.g. with sklearn.compose."
+                                       "TransformedTargetRegressor(transformer=StandardScaler())"))
+        alternative = (", or use solver='lbfgs', which trains in float64"
+                       if dtype != torch.float64 else "")
+        for name, values, advice in checks:
+            largest = max(float(values.max()), -float(values.min()))
+            if largest > limit:
+                raise ValueError(
+                    f"{name} contains values as large as {largest:.3g} in absolute value; "
+                    f"solver={solver!r} trains in {str(dtype).removeprefix('torch.')}, where "
+                    f"values above {limit:.2g} overflow. Scale {advice}{alternative}.")
+
     def _to_tensor(self, array, dtype=None):
         dtype = dtype or SOLVER_DTYPES[self._solver]
         np_dtype = {torch.float32: np.float32, torch.float64: np.float64,
@@ -220,6 +261,8 @@ class BaseFoldGrow(BaseEstimator):
         keep = sw > 0  # zero-weight rows contribute nothing: drop them exactly
         if not keep.all():
             X, y_enc, sw = X[keep], y_enc[keep], sw[keep]
+        self._check_magnitudes(X, y_enc, self._effective_solver(X.shape[0], incremental)
+                               if first else self._solver)
 
         self._device = resolve_device(self.device)
         if first:
@@ -227,6 +270,8 @@ class BaseFoldGrow(BaseEstimator):
         elif self.network_.weights[0].device != self._device:
             self._move_to(self._device)
         self.device_ = str(self._device)
+        self._start = self._snapshot()  # the roll-back target until an epoch does better
+        self._diverged_stop = False
 
         if self.early_stopping and not incremental:
             stratify = y_enc if self._task == "classification" else None
@@ -245,6 +290,8 @@ class BaseFoldGrow(BaseEstimator):
         data = (self._to_tensor(X), self._target_tensor(y_enc), self._to_tensor(sw))
         self._val = val
         self._trainer.batch_size = self._batch_size(X.shape[0])
+        self._divergence_threshold = (1 + DIVERGENCE_FACTOR) * max(
+            self._batch_objective(data), _constant_prediction_loss(y_enc, sw, self._task))
 
         budget = 1 if incremental else self.max_iter
         converged = False
@@ -257,7 +304,8 @@ class BaseFoldGrow(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by the user: the estimator keeps the best "
                           "network seen so far.", UserWarning, stacklevel=2)
-            self._restore_best()
+            # The interrupted step may have left half-updated (or line-search) weights.
+            self._restore_best(force=True)
         else:
             if not incremental:
                 self._restore_best()
@@ -267,6 +315,7 @@ class BaseFoldGrow(BaseEstimator):
                         "and the optimization hasn't converged yet.", ConvergenceWarning)
         self._close_history()
         self._val = None
+        self._start = None
         if self._progress is not None:
             self._progress.close()
             self._progress = None
@@ -361,16 +410,22 @@ class BaseFoldGrow(BaseEstimator):
                 return (self._plateau_stops_lbfgs and self._schedule.converged) or (
                     self._schedule.wants_growth() and self._can_grow())
 
+            nonfinite = self._trainer.n_nonfinite_losses
             _, converged = self._trainer.lbfgs(X, y, sw, max_iter=budget, gtol=1e-8,
                                                callback=end_iteration)
+            ran = self.n_iter_ - start
+            if self._trainer.n_nonfinite_losses > nonfinite:
+                # L-BFGS-B ends its run at a non-finite line-search trial: not a convergence.
+                self._handle_divergence(data, give_up=ran == 0)
+                return ran, False
             if converged:
                 self._schedule.mark_converged()
-            return self.n_iter_ - start, converged
+            return ran, converged
         for ran in range(1, budget + 1):
             loss = self._trainer.epoch(X, y, sw)
             self.t_ += X.shape[0]
-            if not np.isfinite(loss):
-                self._handle_divergence()
+            if self._diverged(loss):
+                self._handle_divergence(data)
                 if self._diverged_stop:
                     return ran, False
                 continue
@@ -393,12 +448,12 @@ class BaseFoldGrow(BaseEstimator):
             if self.best_validation_score_ is None or score > self.best_validation_score_:
                 self.best_validation_score_ = score
         else:
-            self.best_loss_ = min(self.best_loss_, loss)
+            # partial_fit after an early-stopping fit has no validation set: track the loss.
+            self.best_loss_ = min(np.inf if self.best_loss_ is None else self.best_loss_, loss)
         self._phase_best = min(self._phase_best, monitored)
         self._last_monitored = monitored
         if self._schedule.observe(monitored):
-            self._best = ([w.detach().clone() for w in self.network_.weights],
-                          [b.detach().clone() for b in self.network_.biases])
+            self._best = self._snapshot()
         if self.verbose >= 2:
             score = (f", validation score = {self.validation_scores_[-1]:.6f}"
                      if self._val is not None else "")
@@ -418,18 +473,50 @@ class BaseFoldGrow(BaseEstimator):
         else:
             print(message)
 
-    def _handle_divergence(self):
+    def _snapshot(self):
+        return ([w.detach().clone() for w in self.network_.weights],
+                [b.detach().clone() for b in self.network_.biases])
+
+    @torch.no_grad()
+    def _batch_objective(self, data):
+        """Training objective (penalty included) of the current network on the first batch."""
+        X, y, sw = (t[: self._trainer.batch_size] for t in data)
+        return float(objective(self.network_, X, y, sw, self._task, self.alpha))
+
+    def _diverged(self, loss):
+        """Whether an Adam/SGD epoch's loss is non-finite or exploded (see DIVERGENCE_FACTOR)."""
+        return not np.isfinite(loss) or loss > self._divergence_threshold
+
+    def _handle_divergence(self, data, give_up=False):
+        """Roll back to the last good weights, lower the step (Adam/SGD) and warn.
+
+        The best network seen is the roll-back target unless its loss has itself exploded
+        (a mini-batch epoch's loss is measured while its weights move), then the network this
+        fit started from. Training stops after ``MAX_DIVERGENCES`` divergences.
+        """
         self._n_divergences += 1
-        if self._best is not None:
-            self._load_weights(*self._best)
-        lr = self._trainer.learning_rate * 0.1
-        self._trainer.set_learning_rate(lr)
-        self._trainer.after_growth()
-        self._trainer.optimizer.state.clear()
-        warnings.warn(f"The training loss became non-finite; rolled back to the best weights "
-                      f"and lowered the learning rate to {lr:g}.", ConvergenceWarning)
-        if self._n_divergences >= MAX_DIVERGENCES or self._best is None:
-            self._diverged_stop = True
+        for target in (self._best, self._start):
+            if target is None:
+                continue
+            self._load_weights(*target)
+            if not self._diverged(self._batch_objective(data)):
+                break
+        if self._trainer.optimizer is not None:
+            lr = self._trainer.learning_rate * 0.1
+            self._trainer.set_learning_rate(lr)
+            self._trainer.after_growth()
+            self._trainer.optimizer.state.clear()
+            action = f"lowered the learning rate to {lr:g}"
+        else:
+            action = "restarted L-BFGS from them"
+        self._diverged_stop = give_up or self._n_divergences >= MAX_DIVERGENCES
+        if self._diverged_stop:
+            action = "stopped training"
+        warnings.warn(
+            f"{type(self).__name__}: the training loss diverged (non-finite or exploding, "
+            f"divergence {self._n_divergences} of at most {MAX_DIVERGENCES}); rolled back to "
+            f"the last good weights and {action}. Lower learning_rate_init, or scale the data "
+            "(e.g. sklearn.preprocessing.StandardScaler).", ConvergenceWarning)
 
     def _load_weights(self, weights, biases):
         net = self.network_
@@ -442,10 +529,16 @@ class BaseFoldGrow(BaseEstimator):
         self._trainer.network = self.network_
         self._trainer.after_growth()
 
-    def _restore_best(self):
-        """Return to the best network seen, unless the final one is within ``tol`` of it."""
-        if self._best is not None and (
-                self._schedule.best_loss < self._last_monitored - self.tol
+    def _restore_best(self, force=False):
+        """Return to the best network seen, unless the final one is within ``tol`` of it.
+
+        ``force`` (after an interruption) always returns to the best network measured, or to
+        the network the fit started from when no epoch ended.
+        """
+        if force and self._best is None and getattr(self, "_start", None) is not None:
+            self._load_weights(*self._start)
+        elif self._best is not None and (
+                force or self._schedule.best_loss < self._last_monitored - self.tol
                 or not np.isfinite(self._last_monitored)):
             self._load_weights(*self._best)
         sizes = self.network_.hidden_sizes
@@ -473,24 +566,37 @@ class BaseFoldGrow(BaseEstimator):
         net = self.network_
         room = self.max_hidden_units - sum(net.hidden_sizes)
         events = []
-        if self._schedule.growth_stalled and self._can_deepen(room):
-            layer = folding.equivalent_deepening(net)
-            self._trainer.after_growth()
-            self._schedule.reset_patience()
-            room -= net.hidden_sizes[layer]
-            events.append({"kind": "deepen", "layer": layer, "unit": None, "init": None,
-                           "width": net.hidden_sizes[layer]})
-        layer = net.n_hidden_layers - 1
-        n_units = min(n_units, room)
-        if n_units > 0:
-            widen_events, replaced = broaden_layer(
-                net, layer, X, y, sw, task=self._task, n_units=n_units, init=self.init,
-                instance_selection=self.instance_selection, n_clusters=self.n_clusters,
-                search_subsample=self.search_subsample, fold_point=self.fold_point,
-                rng=self._rng, generator=self._trainer.generator,
-                folded_rows=self._folded_rows)
-            self._trainer.after_growth(replaced)
-            events.extend(widen_events)
+        before = self._snapshot()
+        try:
+            if self._schedule.growth_stalled and self._can_deepen(room):
+                layer = folding.equivalent_deepening(net)
+                self._trainer.after_growth()
+                self._schedule.reset_patience()
+                room -= net.hidden_sizes[layer]
+                events.append({"kind": "deepen", "layer": layer, "unit": None, "init": None,
+                               "width": net.hidden_sizes[layer]})
+            layer = net.n_hidden_layers - 1
+            n_units = min(n_units, room)
+            if n_units > 0:
+                widen_events, replaced = broaden_layer(
+                    net, layer, X, y, sw, task=self._task, n_units=n_units, init=self.init,
+                    instance_selection=self.instance_selection, n_clusters=self.n_clusters,
+                    search_subsample=self.search_subsample, fold_point=self.fold_point,
+                    rng=self._rng, generator=self._trainer.generator,
+                    folded_rows=self._folded_rows)
+                self._trainer.after_growth(replaced)
+                events.extend(widen_events)
+            if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+                raise FloatingPointError("the grown network has non-finite weights")
+        except (ValueError, ArithmeticError, RuntimeError) as exc:
+            # A numerical failure of the search (QP, SVD, k-means...) must not end the fit.
+            self._load_weights(*before)
+            net = self.network_
+            reason = f"growth failed: {type(exc).__name__}: {exc}"
+            warnings.warn(f"{type(self).__name__}: {reason}; the network is left unchanged "
+                          "and training continues.", RuntimeWarning)
+            events = [{"kind": "widen", "layer": net.n_hidden_layers - 1, "unit": None,
+                       "init": self.init, "skipped": reason}]
         dead = folding.dead_units(net, X[: self.search_subsample])
         growth_index = 1 + max((e["growth"] for e in self.growth_history_), default=-1)
         seconds = time.perf_counter() - t0
@@ -543,6 +649,7 @@ class BaseFoldGrow(BaseEstimator):
                              multi_output=self._task == "regression",
                              y_numeric=self._task == "regression")
         y_enc = self._encode_targets(y, first=False, classes=None)
+        self._check_magnitudes(X, y_enc, self._solver)
         self._device = self.network_.weights[0].device
         sw = torch.ones(X.shape[0], dtype=SOLVER_DTYPES[self._solver], device=self._device)
         # as in fit: one thread for a small search (measured 5x faster on 100 rows, 2 cores)
@@ -631,12 +738,19 @@ class BaseFoldGrow(BaseEstimator):
         out = np.empty((X.shape[0], weights[-1].shape[0]))
         with torch.no_grad():
             for start in range(0, X.shape[0], EVAL_CHUNK):
-                h = torch.as_tensor(np.asarray(X[start:start + EVAL_CHUNK], dtype=np.float64),
-                                    device=device)
+                # Read-only input (pandas copy-on-write, memmaps) is copied: torch warns on it.
+                h = torch.as_tensor(np.require(X[start:start + EVAL_CHUNK], dtype=np.float64,
+                                               requirements=["W"]), device=device)
                 for w, b in zip(weights[:-1], biases[:-1]):
                     h = torch.addmm(b, h, w.t()).clamp_min_(0.0)
                 h = torch.addmm(biases[-1], h, weights[-1].t())
                 out[start:start + EVAL_CHUNK] = h.cpu().numpy()
+        if not np.isfinite(out).all():
+            bad = ~np.isfinite(out).all(axis=1)
+            raise ValueError(
+                f"The network's output overflows float64 on {int(bad.sum())} row(s) of X "
+                f"(largest absolute value there: {np.abs(X[bad]).max():.3g}): such inputs lie "
+                "far outside the training data. Scale X as the training data were scaled.")
         return out
 
     # ------------------------------------------------------------------ pickling

@@ -72,6 +72,8 @@ class Trainer:
         self.task = task
         self.generator = generator
         self.optimizer = self._make_optimizer() if solver != "lbfgs" else None
+        #: Non-finite losses L-BFGS met (it ends its run at one); the estimator checks it.
+        self.n_nonfinite_losses = 0
 
     def _make_optimizer(self):
         params = list(self.network.parameters())
@@ -180,6 +182,7 @@ class Trainer:
             loss.backward()
             value = float(loss.detach())
             if not np.isfinite(value):
+                self.n_nonfinite_losses += 1
                 return np.inf, np.zeros_like(theta)
             grads = [p.grad if trainable is None or p not in trainable else p.grad * trainable[p]
                      for p in params]

@@ -641,6 +641,21 @@ def test_growth_history_reads_as_a_dataframe():
     assert (df.groupby("growth")["search_seconds"].nunique() == 1).all()
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_instance_index_is_the_callers_row(early_stopping):
+    """Zero-weight rows are dropped and early stopping shuffles: the index still points to X."""
+    X, y = make_sine(200, random_state=1)
+    weight = np.where(np.arange(200) % 3 == 0, 0.0, 1.0)
+    est = FoldGrowClassifier(growth_schedule="fixed", grow_every=4, max_hidden_units=5,
+                             max_iter=20, early_stopping=early_stopping, random_state=0)
+    est.fit(X, y, sample_weight=weight)
+    events = [e for e in est.growth_history_ if e["instance_index"] is not None]
+    assert events
+    for event in events:
+        np.testing.assert_array_equal(X[event["instance_index"]], event["x_t"])
+        assert weight[event["instance_index"]] > 0 and y[event["instance_index"]] == event["true"]
+
+
 # --------------------------------------------------------------------------- 7. statistics
 def _one_fold_unit_gain(make, seed, n_samples, max_iter):
     """Training accuracy gained by growing a converged 2-2-2 by one fold unit and training on.

@@ -1,0 +1,291 @@
+"""skfold.save / skfold.load: exact round trips, resumable training, and no code execution."""
+
+import io
+import json
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import make_moons
+from sklearn.exceptions import NotFittedError
+
+import skfold
+from skfold import FoldGrowClassifier, FoldGrowRegressor
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return make_moons(n_samples=200, noise=0.15, random_state=0)
+
+
+def fit_quietly(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y)
+
+
+def round_trip(est, tmp_path, name="model.skfold"):
+    path = tmp_path / name
+    skfold.save(est, path)
+    return skfold.load(path)
+
+
+def outputs(est, X):
+    names = ["predict", "predict_proba", "decision_function"] if hasattr(
+        est, "predict_proba") else ["predict"]
+    return {n: getattr(est, n)(X) for n in names}
+
+
+def assert_same_model(a, b, X):
+    assert type(a) is type(b)
+    for name, value in outputs(a, X).items():
+        np.testing.assert_array_equal(outputs(b, X)[name], value, err_msg=name)
+    for ca, cb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(ca, cb)
+    assert b.growth_history_ == a.growth_history_
+    assert b.loss_curve_ == a.loss_curve_
+    assert (b.n_iter_, b.t_, b.hidden_layer_sizes_) == (a.n_iter_, a.t_, a.hidden_layer_sizes_)
+
+
+CASES = {
+    "classifier, string labels, DataFrame, RandomState, adam": lambda X, y: (
+        FoldGrowClassifier(solver="adam", max_hidden_units=5, max_iter=40,
+                           learning_rate_init=0.02, growth_schedule="fixed", grow_every=10,
+                           random_state=np.random.RandomState(3)),
+        pd.DataFrame(X, columns=["left", "right"]), np.array(["no", "yes"])[y]),
+    "classifier, lbfgs, early stopping, deepened": lambda X, y: (
+        FoldGrowClassifier(solver="lbfgs", max_hidden_units=9, max_depth=2,
+                           growth_patience=1, early_stopping=True, max_iter=150,
+                           random_state=0), X, y),
+    "regressor, two outputs, sgd": lambda X, y: (
+        FoldGrowRegressor(solver="sgd", max_hidden_units=5, growth_schedule="fixed",
+                          grow_every=5, max_iter=30, random_state=0), X,
+        np.c_[X[:, 0] * y, X[:, 1]]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_loaded_estimator_predicts_identically_and_trains_on_identically(moons, tmp_path,
+                                                                          case):
+    est, X, y = CASES[case](*moons)
+    fit_quietly(est, X, y)
+    assert est.growth_history_, "the case must have grown, to test growth_history_"
+    loaded = round_trip(est, tmp_path)
+    assert_same_model(est, loaded, X)
+    if hasattr(est, "classes_"):
+        np.testing.assert_array_equal(loaded.classes_, est.classes_)
+        assert loaded.classes_.dtype == est.classes_.dtype
+    if hasattr(est, "feature_names_in_"):
+        np.testing.assert_array_equal(loaded.feature_names_in_, est.feature_names_in_)
+    params, loaded_params = est.get_params(), loaded.get_params()
+    seed, loaded_seed = params.pop("random_state"), loaded_params.pop("random_state")
+    assert loaded_params == params
+    if isinstance(seed, np.random.RandomState):  # a RandomState parameter keeps its state
+        assert all(np.array_equal(a, b)
+                   for a, b in zip(seed.get_state(), loaded_seed.get_state()))
+    else:
+        assert loaded_seed == seed
+
+    # Both go on training from the same state (weights, optimizer moments, generators):
+    # a pickled copy of the original stands in for "the model had never been saved".
+    reference = pickle.loads(pickle.dumps(est))
+    for model in (reference, loaded):
+        if model.solver == "lbfgs":
+            model.set_params(warm_start=True, max_iter=10)
+            fit_quietly(model, X, y)
+        else:
+            model.partial_fit(X, y)
+            model.partial_fit(X, y)
+    assert_same_model(reference, loaded, X)
+
+
+def test_unfitted_estimator_round_trips_its_parameters(tmp_path):
+    est = FoldGrowRegressor(max_hidden_units=7, init="gradmax", tol=1e-6)
+    loaded = round_trip(est, tmp_path)
+    assert loaded.get_params() == est.get_params()
+    with pytest.raises(NotFittedError):
+        loaded.predict([[0.0]])
+
+
+def test_file_object_and_format_are_as_documented(moons):
+    X, y = moons
+    est = fit_quietly(FoldGrowClassifier(max_hidden_units=4, random_state=0), X, y)
+    buffer = io.BytesIO()
+    skfold.save(est, buffer)
+    buffer.seek(0)
+    payload = torch.load(buffer, weights_only=True)
+    assert set(payload) == {"format", "format_version", "metadata", "tensors"}
+    assert payload["format"] == "skfold" and payload["format_version"] == 1
+    assert all(t.device.type == "cpu" for t in payload["tensors"].values())
+
+    def strict(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    metadata = json.loads(payload["metadata"], parse_constant=strict)
+    assert metadata["estimator"] == "FoldGrowClassifier"
+    assert metadata["skfold_version"] == skfold.__version__
+    assert metadata["state"]["max_hidden_units"] == 4  # parameters are readable JSON
+    buffer.seek(0)
+    assert_same_model(est, skfold.load(buffer), X)
+
+
+def test_pickle_and_joblib_still_work_on_a_loaded_model(moons, tmp_path):
+    X, y = moons
+    est = fit_quietly(FoldGrowClassifier(max_hidden_units=4, random_state=0), X, y)
+    loaded = round_trip(est, tmp_path)
+    assert_same_model(est, pickle.loads(pickle.dumps(loaded)), X)
+    joblib.dump(loaded, tmp_path / "model.joblib")
+    assert_same_model(est, joblib.load(tmp_path / "model.joblib"), X)
+
+
+# --------------------------------------------------------------------------- GPU -> CPU
+def test_model_saved_from_cuda_tensors_loads_on_a_cpu_only_machine(moons, tmp_path,
+                                                                   monkeypatch):
+    """Simulates a file written on a GPU: every storage is tagged ``cuda:0``."""
+    X, y = moons
+    est = fit_quietly(FoldGrowClassifier(solver="adam", max_hidden_units=4, max_iter=30,
+                                         random_state=0), X, y)
+    est.set_params(device="cuda")  # what a GPU-fitted model carries
+    est.device_ = "cuda:0"
+    path = tmp_path / "gpu.skfold"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        skfold.save(est, path)
+    if not torch.cuda.is_available():  # the simulation is real: a plain load would fail
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(path, weights_only=True)
+    loaded = skfold.load(path)
+    assert all(w.device.type == "cpu" for w in loaded.network_.weights)
+    assert_same_model(est, loaded, X)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            loaded.partial_fit(X, y)
+    loaded.set_params(device="cpu").partial_fit(X, y)
+    assert loaded.device_ == "cpu"
+    assert np.isfinite(loaded.predict_proba(X)).all()
+
+
+# --------------------------------------------------------------------------- untrusted files
+class RunsCode:
+    """Unpickling this object runs code: it writes ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('pwned')",)
+
+
+def malicious_files(tmp_path, marker):
+    raw = tmp_path / "raw.pkl"
+    raw.write_bytes(pickle.dumps(RunsCode(marker)))
+    zipped = tmp_path / "torch.pt"
+    torch.save({"model": RunsCode(marker)}, zipped)
+    lookalike = tmp_path / "lookalike.skfold"  # skfold's layout, an object among the tensors
+    torch.save({"format": "skfold", "format_version": 1, "metadata": "{}",
+                "tensors": {"t0": torch.zeros(2), "t1": RunsCode(marker)}}, lookalike)
+    return {"raw pickle": raw, "torch.save pickle": zipped, "skfold lookalike": lookalike}
+
+
+def test_loading_a_malicious_file_refuses_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    files = malicious_files(tmp_path, marker)
+    # the files are real exploits: unpickling them runs the code
+    with open(files["raw pickle"], "rb") as f:
+        pickle.load(f)
+    assert marker.exists()
+    marker.unlink()
+    torch.load(files["torch.save pickle"], weights_only=False)
+    assert marker.exists()
+    marker.unlink()
+    for kind, path in files.items():
+        with pytest.raises(ValueError, match="refusing to load"):
+            skfold.load(path)
+        assert not marker.exists(), f"{kind}: code ran on load"
+
+
+def test_a_joblib_dump_is_refused_by_load(moons, tmp_path):
+    X, y = moons
+    est = fit_quietly(FoldGrowClassifier(max_hidden_units=3, random_state=0), X, y)
+    joblib.dump(est, tmp_path / "model.joblib")
+    with pytest.raises(ValueError, match="pickle or joblib"):
+        skfold.load(tmp_path / "model.joblib")
+
+
+def crafted(tmp_path, metadata, tensors=None, **overrides):
+    path = tmp_path / "crafted.skfold"
+    payload = {"format": "skfold", "format_version": 1,
+               "metadata": metadata if isinstance(metadata, str) else json.dumps(metadata),
+               "tensors": {} if tensors is None else tensors, **overrides}
+    torch.save(payload, path)
+    return path
+
+
+@pytest.mark.parametrize("metadata, tensors, overrides, message", [
+    ({"estimator": "Pipeline", "state": {}}, None, {}, "corrupt"),
+    ({"estimator": "os.system", "state": {}}, None, {}, "corrupt"),
+    ({"estimator": "FoldGrowClassifier", "state": {"__skfold__": "eval", "x": "1"}}, None, {},
+     "unknown tag"),
+    ({"estimator": "FoldGrowClassifier",
+      "state": {"w": {"__skfold__": "tensor", "name": "missing"}}}, None, {}, "corrupt"),
+    ({"estimator": "FoldGrowClassifier",
+      "state": {"s": {"__skfold__": "dataclass", "name": "Popen", "fields": {}}}}, None, {},
+     "corrupt"),
+    ("not json", None, {}, "corrupt"),
+    ({"estimator": "FoldGrowClassifier", "state": {}}, None, {"format_version": 99},
+     "Upgrade skfold"),
+    ({"estimator": "FoldGrowClassifier", "state": {}}, {"t0": "text"}, {}, "tensors"),
+    ({"estimator": "FoldGrowClassifier", "state": {}}, None, {"format": "other"},
+     "not a skfold model file"),
+])
+def test_crafted_metadata_is_rejected_with_a_clear_error(tmp_path, metadata, tensors,
+                                                         overrides, message):
+    with pytest.raises(ValueError, match=message):
+        skfold.load(crafted(tmp_path, metadata, tensors, **overrides))
+
+
+def test_other_files_give_a_clear_error(tmp_path):
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "text").write_text("hello")
+    torch.save({"weight": torch.ones(3)}, tmp_path / "state_dict.pt")
+    for name in ["empty", "text", "state_dict.pt"]:
+        with pytest.raises(ValueError, match="not a skfold model file"):
+            skfold.load(tmp_path / name)
+    with pytest.raises(FileNotFoundError):
+        skfold.load(tmp_path / "missing")
+
+
+# --------------------------------------------------------------------------- saving safely
+def test_save_rejects_what_it_cannot_store_safely(moons, tmp_path):
+    with pytest.raises(TypeError, match="FoldGrowClassifier and FoldGrowRegressor"):
+        skfold.save(object(), tmp_path / "x")
+    X, y = moons
+    est = fit_quietly(FoldGrowClassifier(max_hidden_units=3, random_state=0), X, y)
+    est.callback_ = print
+    with pytest.raises(TypeError, match="state.callback_"):
+        skfold.save(est, tmp_path / "x")
+    assert not list(tmp_path.iterdir())  # nothing half-written is left behind
+
+
+def test_an_interrupted_save_leaves_the_previous_file_intact(moons, tmp_path, monkeypatch):
+    X, y = moons
+    est = fit_quietly(FoldGrowClassifier(max_hidden_units=3, random_state=0), X, y)
+    path = tmp_path / "model.skfold"
+    skfold.save(est, path)
+    before = path.read_bytes()
+
+    def dies_half_way(obj, f):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        skfold.save(est, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.skfold"]
+    monkeypatch.undo()
+    assert_same_model(est, skfold.load(path), X)
