@@ -259,6 +259,7 @@ class BaseFoldGrow(BaseEstimator):
         sw = self._validate_sample_weight(sample_weight, X)
         y_enc = self._encode_targets(y, first, classes)
         keep = sw > 0  # zero-weight rows contribute nothing: drop them exactly
+        rows = np.flatnonzero(keep)  # the caller's row of each training row (growth_history_)
         if not keep.all():
             X, y_enc, sw = X[keep], y_enc[keep], sw[keep]
         self._check_magnitudes(X, y_enc, self._effective_solver(X.shape[0], incremental)
@@ -276,12 +277,12 @@ class BaseFoldGrow(BaseEstimator):
         if self.early_stopping and not incremental:
             stratify = y_enc if self._task == "classification" else None
             try:
-                X, X_val, y_enc, y_val, sw, sw_val = train_test_split(
-                    X, y_enc, sw, test_size=self.validation_fraction, stratify=stratify,
+                X, X_val, y_enc, y_val, sw, sw_val, rows, _ = train_test_split(
+                    X, y_enc, sw, rows, test_size=self.validation_fraction, stratify=stratify,
                     random_state=self._rng.randint(np.iinfo(np.int32).max))
             except ValueError:
-                X, X_val, y_enc, y_val, sw, sw_val = train_test_split(
-                    X, y_enc, sw, test_size=self.validation_fraction,
+                X, X_val, y_enc, y_val, sw, sw_val, rows, _ = train_test_split(
+                    X, y_enc, sw, rows, test_size=self.validation_fraction,
                     random_state=self._rng.randint(np.iinfo(np.int32).max))
             val = (self._to_tensor(X_val), self._target_tensor(y_val),
                    self._to_tensor(sw_val), sw_val)
@@ -289,6 +290,7 @@ class BaseFoldGrow(BaseEstimator):
             val = None
         data = (self._to_tensor(X), self._target_tensor(y_enc), self._to_tensor(sw))
         self._val = val
+        self._data_rows = rows
         self._trainer.batch_size = self._batch_size(X.shape[0])
         self._divergence_threshold = (1 + DIVERGENCE_FACTOR) * max(
             self._batch_objective(data), _constant_prediction_loss(y_enc, sw, self._task))
@@ -315,6 +317,7 @@ class BaseFoldGrow(BaseEstimator):
                         "and the optimization hasn't converged yet.", ConvergenceWarning)
         self._close_history()
         self._val = None
+        self._data_rows = None
         self._start = None
         if self._progress is not None:
             self._progress.close()
@@ -600,7 +603,10 @@ class BaseFoldGrow(BaseEstimator):
         dead = folding.dead_units(net, X[: self.search_subsample])
         growth_index = 1 + max((e["growth"] for e in self.growth_history_), default=-1)
         seconds = time.perf_counter() - t0
+        rows = getattr(self, "_data_rows", None)
         for event in events:
+            if rows is not None and event.get("instance_index") is not None:
+                event["instance_index"] = int(rows[event["instance_index"]])
             self._decode_event(event)
             event.update(growth=growth_index, epoch=self.n_iter_, loss_before=loss_before,
                          loss_after=None, dead_units=dead, search_seconds=seconds,
@@ -654,6 +660,7 @@ class BaseFoldGrow(BaseEstimator):
         sw = torch.ones(X.shape[0], dtype=SOLVER_DTYPES[self._solver], device=self._device)
         # as in fit: one thread for a small search (measured 5x faster on 100 rows, 2 cores)
         sizes = [X.shape[1], self.max_hidden_units, self._n_output_units()]
+        self._data_rows = None  # the X given here is the caller's own: no row mapping
         with thread_limits(min(X.shape[0], self.search_subsample), sizes):
             self._grow_step(self._to_tensor(X), self._target_tensor(y_enc), sw,
                             n_units=n_units)
