@@ -56,7 +56,7 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         first = network.hidden_sizes[layer]
         replaced += network.widen(layer, torch.zeros(n_units, n_in), torch.zeros(n_units),
                                   outgoing)
-        return [_event(layer, first + i, init) for i in range(n_units)], replaced
+        return [empty_event(layer, first + i, init) for i in range(n_units)], replaced
 
     for _ in range(n_units):
         unit = network.hidden_sizes[layer]
@@ -64,7 +64,7 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         if init == "random":
             v, c = folding.random_incoming(network.weights[layer].shape[1], generator=generator)
             replaced += _add_unit(network, layer, v, c)
-            events.append(_event(layer, unit, init))
+            events.append(empty_event(layer, unit, init))
             continue
 
         losses, mispredicted, predicted = folding.sample_losses(network, Xs, ys, ws, task)
@@ -75,7 +75,7 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
             H_np, losses, mispredicted, method=instance_selection, n_clusters=n_clusters,
             excluded=excluded, rng=rng)
         if pos is None:
-            events.append({**_event(layer, None, init), **info})
+            events.append({**empty_event(layer, None, init), **info})
             break
         folded_rows.add(_row_key(X_np[pos]))
         target = ys[pos].item() if task == "classification" else ys[pos].double().cpu().numpy()
@@ -96,7 +96,7 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         replaced += _add_unit(network, layer, v, c)
         pred = predicted[pos]
         events.append({
-            **_event(layer, unit, init),
+            **empty_event(layer, unit, init),
             "instance_index": int(rows[pos]),
             "x_t": X_np[pos].tolist(),
             "x_f": h_f.tolist() if layer == 0 else None,
@@ -118,8 +118,9 @@ def _add_unit(network, layer, v, c):
                          torch.tensor([c], dtype=torch.float64))
 
 
-def _event(layer, unit, init):
-    return {"kind": "widen", "layer": layer, "unit": unit, "init": init,
+def empty_event(layer, unit, init, kind="widen"):
+    """A ``growth_history_`` record with every DESIGN §6 field present (None until known)."""
+    return {"kind": kind, "layer": layer, "unit": unit, "init": init,
             "instance_index": None, "x_t": None, "x_f": None, "h_t": None, "h_f": None,
             "fold_distance": None, "predicted": None, "true": None, "instance_loss": None,
             "cluster_size": None, "cluster_mean_loss": None, "cluster_rank": None,
