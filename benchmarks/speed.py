@@ -1,0 +1,559 @@
+"""Speed and memory of skfold's training engine against scikit-learn's ``MLPClassifier`` (issue 5).
+
+Both libraries run side by side in this one process (memory in child processes of this script)
+and every comparison is printed as a ratio. Six parts, one table each:
+
+1. **Small data** (breast_cancer, digits, ``make_moons(1000)``; ``StandardScaler`` first): a
+   whole ``FoldGrowClassifier.fit`` with growth, against ``MLPClassifier`` of the grown width
+   ``H`` with L-BFGS and with Adam; the MLP solver with the better test accuracy is "its best".
+   Goal: skfold's time at most 2x, at equal or better test accuracy.
+2. **Large data** (1,000,000 x 50, 2 classes, 64 hidden units, Adam): time per epoch against
+   ``MLPClassifier(solver="adam")``, both trained epoch by epoch (``warm_start``,
+   ``max_iter=1``); peak resident memory of a whole fit (with a growth step) against the size of
+   ``X``. Goal: 2x faster per epoch, peak at most 2x ``X``.
+3. **Growth cost** for n = 1e3 ... 1e6 rows: seconds per growth step (k-means on the search
+   subsample, fold point, init) and their share of the fit; the step should not grow with n.
+4. **Predict**: ``predict_proba`` on 1,000,000 rows against ``MLPClassifier``'s, and its peak
+   memory. Goal: at least as fast.
+5. **FLOP rate** of a training epoch against a ``torch.matmul`` micro-benchmark.
+6. **Threads**: thread counts in joblib workers and after a fit; ``GridSearchCV(n_jobs=2)``
+   against ``n_jobs=1``. Goal: n_jobs=2 faster.
+
+Timings are the best of several repeats (the machine's two cores are shared with other jobs,
+so a single timing means little); the 1-minute load average is reported with each part.
+Timings are taken with each library's default threading (what users get) and, where it says
+so, with every library limited to one thread (like with like).
+
+Run ``python benchmarks/speed.py`` (about 15 minutes on 2 shared cores) or ``--quick`` (< 1 min,
+small sizes whose numbers mean nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import torch
+from sklearn.datasets import load_breast_cancer, load_digits, make_moons
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info
+
+from _common import markdown_table, parse_args, report_header, single_threaded, write_report
+from skfold import FoldGrowClassifier
+from skfold.training import EVAL_CHUNK, auto_batch_size
+
+FULL = dict(seeds=(0, 1, 2), repeats=3, n_large=1_000_000, n_test=100_000, epochs=3,
+            growth_sizes=(1_000, 10_000, 100_000, 1_000_000), growths=3, n_predict=1_000_000,
+            grid_cv=3, grid_data="moons(1000)", grid_widths=2)
+QUICK = dict(seeds=(0,), repeats=1, n_large=20_000, n_test=5_000, epochs=1,
+             growth_sizes=(1_000, 10_000), growths=1, n_predict=50_000, grid_cv=2,
+             grid_data="breast_cancer", grid_widths=1)
+N_FEATURES = 50
+WIDTH = 64
+GOAL_SMALL = 2.0   # skfold fit time / MLP fit time, at most
+GOAL_EPOCH = 2.0   # MLP epoch time / skfold epoch time, at least
+GOAL_RSS = 2.0     # peak extra memory of a fit / X.nbytes, at most
+
+
+def load_average():
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def best_time(fn, repeats):
+    """Best wall time of ``repeats`` calls of ``fn`` and the last call's result."""
+    best, result = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def make_large(n_samples, seed=0, chunk=100_000):
+    """``X`` (float32, standard normal) and labels from a random 16-unit ReLU teacher, 15% noise.
+
+    Made chunk by chunk so that nothing larger than ``X`` itself is ever allocated (the memory
+    measurements start from here).
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, N_FEATURES), dtype=np.float32)
+    W1 = rng.standard_normal((N_FEATURES, 16)).astype(np.float32) / np.sqrt(N_FEATURES)
+    w2 = rng.standard_normal(16).astype(np.float32)
+    score = np.empty(n_samples, dtype=np.float32)
+    for start in range(0, n_samples, chunk):
+        score[start:start + chunk] = np.maximum(X[start:start + chunk] @ W1, 0) @ w2
+    score -= np.median(score)
+    noise = rng.standard_normal(n_samples).astype(np.float32) * (0.5 * score.std())
+    return X, (score + noise > 0).astype(np.int64)
+
+
+def warm_up():
+    """Pay one-off costs (imports, torch's first optimizer builds torch._dynamo) untimed."""
+    X, y = make_moons(100, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for solver in ("lbfgs", "adam"):
+            FoldGrowClassifier(solver=solver, max_iter=5, growth_schedule="fixed", grow_every=2,
+                               random_state=0).fit(X, y)
+            MLPClassifier((4,), solver=solver, max_iter=5, random_state=0).fit(X, y)
+
+
+# --------------------------------------------------------------------------- 1. small data
+SMALL_DATA = {
+    "breast_cancer": lambda: load_breast_cancer(return_X_y=True),
+    "digits": lambda: load_digits(return_X_y=True),
+    "moons(1000)": lambda: make_moons(1000, noise=0.2, random_state=0),
+}
+
+
+def small_split(name, seed):
+    X, y = SMALL_DATA[name]()
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
+                                                        random_state=seed)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def skfold_small(n_classes, seed, **params):
+    """The seed width is the number of classes (2 for binary data: the slides' 2-2-2)."""
+    return FoldGrowClassifier(hidden_units=max(2, n_classes), random_state=seed, **params)
+
+
+def run_small_one(name, seed, repeats, make_skfold):
+    X_train, X_test, y_train, y_test = small_split(name, seed)
+    n_classes = len(np.unique(y_train))
+    row = {}
+    for threads in ("default", "1 thread"):
+        def timed(model):
+            if threads == "default":
+                return best_time(lambda: model.fit(X_train, y_train), repeats)
+            with single_threaded():
+                return best_time(lambda: model.fit(X_train, y_train), repeats)
+
+        t_sk, sk = timed(make_skfold(n_classes, seed))
+        width = sk.hidden_layer_sizes_[0]
+        row[threads] = {"skfold": (t_sk, sk.score(X_test, y_test), width, sk.n_iter_,
+                                   sk.fit_time_["growth"] / sum(sk.fit_time_.values()))}
+        for solver in ("lbfgs", "adam"):
+            t_mlp, mlp = timed(MLPClassifier((width,), solver=solver, random_state=seed))
+            row[threads][solver] = (t_mlp, mlp.score(X_test, y_test), mlp.n_iter_)
+    return row
+
+
+def bench_small(cfg):
+    configs = [(name, "seed width = classes", skfold_small) for name in SMALL_DATA]
+    configs.insert(2, ("digits", "all defaults (seed width 2)",
+                       lambda n_classes, seed: FoldGrowClassifier(random_state=seed)))
+    rows, met_all = [], True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, config, make in configs:
+            runs = [run_small_one(name, seed, cfg["repeats"], make) for seed in cfg["seeds"]]
+            for threads in ("default", "1 thread"):
+                def mean(model, k):
+                    return float(np.mean([r[threads][model][k] for r in runs]))
+
+                best = max(("lbfgs", "adam"), key=lambda s: (mean(s, 1), -mean(s, 0)))
+                ratio = mean("skfold", 0) / mean(best, 0)
+                acc_gap = mean("skfold", 1) - mean(best, 1)
+                met = ratio <= GOAL_SMALL and acc_gap >= 0
+                if config != "all defaults (seed width 2)":
+                    met_all &= met
+                widths = sorted({r[threads]["skfold"][2] for r in runs})
+                rows.append([
+                    name, config, threads, "/".join(map(str, widths)),
+                    f"{mean('skfold', 0):.3f} ({mean('skfold', 3):.0f} it.)",
+                    f"{mean('skfold', 4):.0%}",
+                    f"{mean('lbfgs', 0):.3f} ({mean('lbfgs', 2):.0f} it.)",
+                    f"{mean('adam', 0):.3f} ({mean('adam', 2):.0f} ep.)", best,
+                    f"{1e3 * mean('skfold', 0) / mean('skfold', 3):.2f} / "
+                    f"{1e3 * mean(best, 0) / mean(best, 2):.2f}",
+                    f"**{ratio:.2f}**",
+                    f"{mean('skfold', 1):.4f} / {mean('lbfgs', 1):.4f} / {mean('adam', 1):.4f}",
+                    "met" if met else "**missed**",
+                ])
+    header = ["data", "skfold config", "threads", "grown width H", "skfold fit s",
+              "growth share", "MLP lbfgs s", "MLP adam s", "MLP best solver",
+              "ms per iteration (epoch) skfold / best MLP",
+              "skfold / best MLP time", "test acc skfold / lbfgs / adam", f"goal <= {GOAL_SMALL}x"]
+    return markdown_table(header, rows), met_all
+
+
+# --------------------------------------------------------------------------- 2. large data
+def epoch_times(models, X, y, epochs):
+    """Wall time of each one-epoch ``fit`` call (``warm_start=True``) of each model, the models
+    taking turns epoch by epoch so that they share the machine's load alike."""
+    times = {name: [] for name in models}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(epochs):
+            for name, model in models.items():
+                start = time.perf_counter()
+                model.fit(X, y)
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def large_models(n_rows):
+    return {
+        f"skfold, batch auto ({auto_batch_size(n_rows)})": FoldGrowClassifier(
+            hidden_units=WIDTH, max_hidden_units=WIDTH, growth_schedule="none", solver="adam",
+            max_iter=1, warm_start=True, random_state=0),
+        "skfold, batch 200": FoldGrowClassifier(
+            hidden_units=WIDTH, max_hidden_units=WIDTH, growth_schedule="none", solver="adam",
+            batch_size=200, max_iter=1, warm_start=True, random_state=0),
+        "MLPClassifier adam (batch auto = 200)": MLPClassifier(
+            (WIDTH,), solver="adam", max_iter=1, warm_start=True, random_state=0),
+    }
+
+
+def flops_per_row(sizes):
+    """Multiply-adds x 2 of a forward pass, plus the backward pass (weight gradients for every
+    layer, input gradients for every layer but the first)."""
+    macs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 2 * sum(macs) + 2 * sum(macs) + 2 * sum(macs[1:])
+
+
+def matmul_peak(m, k, n, repeats=5, single=False):
+    """Best GFLOP/s of ``torch.matmul`` of (m x k) @ (k x n) float32 matrices."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(m, k, generator=generator)
+    b = torch.randn(k, n, generator=generator)
+    calls = max(1, int(2e9 // (2 * m * k * n)))
+
+    def run():
+        for _ in range(calls):
+            torch.matmul(a, b)
+
+    run()
+    if single:
+        with single_threaded():
+            seconds, _ = best_time(run, repeats)
+    else:
+        seconds, _ = best_time(run, repeats)
+    return 2 * m * k * n * calls / seconds / 1e9
+
+
+def bench_large(cfg, X, y, X_test, y_test):
+    n = X.shape[0]
+    rows, results = [], {}
+    models = large_models(n)
+    for name, times in epoch_times(models, X, y, cfg["epochs"]).items():
+        results[name] = (min(times), float(np.mean(times)), models[name].score(X_test, y_test))
+    mlp_name = [k for k in results if k.startswith("MLP")][0]
+    mlp_best = results[mlp_name][0]
+    flops = flops_per_row([N_FEATURES, WIDTH, 2]) * n
+    for name, (best, mean, acc) in results.items():
+        rows.append([name, f"{best:.2f}", f"{mean:.2f}", f"**{mlp_best / best:.2f}**",
+                     f"{flops / best / 1e9:.1f}", f"{acc:.4f}"])
+    header = ["model", "best epoch s", "mean epoch s", "MLP epoch / this epoch",
+              "achieved GFLOP/s", f"test acc after {cfg['epochs']} epoch(s)"]
+    auto_name = [k for k in results if "auto" in k][0]
+    speedup = mlp_best / results[auto_name][0]
+    return markdown_table(header, rows), speedup, results, auto_name
+
+
+def bench_peak(batch_rows):
+    rows = []
+    for label, m, k, n in [("2048 x 2048 @ 2048 x 2048", 2048, 2048, 2048),
+                           (f"batch shape {batch_rows} x {N_FEATURES} @ {N_FEATURES} x {WIDTH}",
+                            batch_rows, N_FEATURES, WIDTH)]:
+        rows.append([label, f"{matmul_peak(m, k, n):.1f}", f"{matmul_peak(m, k, n, single=True):.1f}"])
+    return markdown_table(["torch.matmul float32", "GFLOP/s, default threads",
+                           "GFLOP/s, 1 thread"], rows)
+
+
+# --------------------------------------------------------------------------- memory (children)
+def current_rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRSS:
+    """Samples this process's resident memory every 2 ms in a thread; ``peak`` is the maximum."""
+
+    def __enter__(self):
+        self.peak = current_rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, current_rss())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, current_rss())
+
+
+def memory_child(library, n_rows):
+    """Run in a child process: one fit (with one growth step for skfold) and one predict_proba,
+    reporting the resident memory each added above what the process held before it."""
+    X, y = make_large(n_rows)
+    warm_up()
+    if library == "skfold":
+        model = FoldGrowClassifier(hidden_units=WIDTH - 1, max_hidden_units=WIDTH,
+                                   growth_schedule="fixed", grow_every=1, solver="adam",
+                                   max_iter=2, random_state=0)
+    else:
+        model = MLPClassifier((WIDTH,), solver="adam", max_iter=2, random_state=0)
+    before = current_rss()
+    with warnings.catch_warnings(), PeakRSS() as fit_peak:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    before_predict = current_rss()
+    with PeakRSS() as predict_peak:
+        proba = model.predict_proba(X)
+    print(json.dumps({"x_bytes": X.nbytes, "fit_extra": fit_peak.peak - before,
+                      "predict_extra": predict_peak.peak - before_predict,
+                      "proba_bytes": proba.nbytes,
+                      "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      "growths": getattr(model, "n_growths_", 0)}))
+
+
+def bench_memory(n_rows):
+    rows, results = [], {}
+    for library in ("skfold", "sklearn"):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", library, str(n_rows)],
+                             capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).parent)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results[library] = r
+        mib = 2.0 ** 20
+        rows.append([
+            "skfold (1 epoch, 1 growth, 1 epoch)" if library == "skfold"
+            else "MLPClassifier adam (2 epochs)",
+            f"{r['x_bytes'] / mib:.0f}", f"{r['fit_extra'] / mib:.0f}",
+            f"**{r['fit_extra'] / r['x_bytes']:.2f}**", f"{r['predict_extra'] / mib:.0f}",
+            f"{r['proba_bytes'] / mib:.0f}", f"{r['ru_maxrss'] / mib:.0f}"])
+    header = ["fit", "X MiB (float32)", "fit: peak extra RSS MiB", "fit extra / X",
+              "predict_proba: peak extra RSS MiB", "its output MiB", "process peak RSS MiB"]
+    return markdown_table(header, rows), results["skfold"]["fit_extra"] / results["skfold"]["x_bytes"]
+
+
+# --------------------------------------------------------------------------- 3. growth cost
+def bench_growth(cfg, X, y):
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for n in cfg["growth_sizes"]:
+            model = FoldGrowClassifier(
+                hidden_units=8, max_hidden_units=8 + cfg["growths"], growth_schedule="fixed",
+                grow_every=1, solver="adam", max_iter=cfg["growths"] + 1, random_state=0)
+            model.fit(X[:n], y[:n])
+            steps = [e["search_seconds"] for e in model.growth_history_
+                     if e.get("unit") is not None]
+            training, growth = model.fit_time_["training"], model.fit_time_["growth"]
+            epoch = training / model.n_iter_
+            step = float(np.median(steps))
+            rows.append([f"{n:,}", model.search_subsample, len(steps), f"{step:.3f}",
+                         f"{epoch:.3f}", f"{growth / (growth + training):.1%}",
+                         f"{step / (step + 10 * epoch):.1%}"])
+    header = ["rows n", "search_subsample", "growth steps", "s per growth step (median)",
+              "s per epoch", "growth share of this fit (a growth every epoch)",
+              "share with a growth every 10 epochs (plateau, n_iter_no_change=10)"]
+    return markdown_table(header, rows)
+
+
+# --------------------------------------------------------------------------- 4. predict
+def bench_predict(cfg, X, y, repeats):
+    rows = []
+    models = {
+        "skfold": FoldGrowClassifier(hidden_units=WIDTH, max_hidden_units=WIDTH,
+                                     growth_schedule="none", solver="adam", max_iter=1,
+                                     random_state=0),
+        "MLPClassifier": MLPClassifier((WIDTH,), solver="adam", max_iter=1, random_state=0),
+    }
+    fit_rows = min(50_000, X.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for model in models.values():
+            model.fit(X[:fit_rows], y[:fit_rows])
+    X_pred = X[:cfg["n_predict"]]
+    times = {}
+    for dtype in (np.float32, np.float64):
+        Xd = X_pred.astype(dtype, copy=False)
+        for threads in ("default", "1 thread"):
+            for name, model in models.items():
+                if threads == "default":
+                    times[name, dtype, threads] = best_time(lambda: model.predict_proba(Xd),
+                                                            repeats)[0]
+                else:
+                    with single_threaded():
+                        times[name, dtype, threads] = best_time(
+                            lambda: model.predict_proba(Xd), repeats)[0]
+            sk, mlp = times["skfold", dtype, threads], times["MLPClassifier", dtype, threads]
+            rows.append([np.dtype(dtype).name, threads, f"{sk:.3f}", f"{mlp:.3f}",
+                         f"**{mlp / sk:.2f}**", "met" if sk <= mlp else "**missed**"])
+        del Xd
+    header = [f"X dtype ({cfg['n_predict']:,} rows)", "threads", "skfold s", "MLPClassifier s",
+              "MLP time / skfold time", "goal: skfold at least as fast"]
+    met = all(times["skfold", d, t] <= times["MLPClassifier", d, t]
+              for d in (np.float32, np.float64) for t in ("default", "1 thread"))
+    return markdown_table(header, rows), met
+
+
+# --------------------------------------------------------------------------- 6. threads
+def _worker_threads():
+    return torch.get_num_threads(), max(info["num_threads"] for info in threadpool_info())
+
+
+def bench_threads(cfg, repeats):
+    lines = []
+    before = _worker_threads()
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    FoldGrowClassifier(random_state=0).fit(X, y)
+    after = _worker_threads()
+    workers = joblib.Parallel(n_jobs=2)(joblib.delayed(_worker_threads)() for _ in range(2))
+    lines.append(f"- Main process: torch threads / largest BLAS-OpenMP pool {before} before a "
+                 f"fit and {after} after it (a fit never changes them; small steps run under "
+                 "a scoped `threadpoolctl` limit of 1 that is restored on exit).")
+    lines.append(f"- In `joblib.Parallel(n_jobs=2)` workers (loky): {workers[0]}: joblib sets "
+                 "`OMP_NUM_THREADS` to cores / n_jobs and skfold never calls "
+                 "`torch.set_num_threads`, so two workers do not oversubscribe two cores.")
+
+    X_train, _, y_train, _ = small_split(cfg["grid_data"], 0)
+    grid = {"alpha": [1e-4, 1e-2], "max_hidden_units": [8, 16][:cfg["grid_widths"]]}
+    search = GridSearchCV(FoldGrowClassifier(random_state=0), grid, cv=cfg["grid_cv"])
+    timings = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.set_params(n_jobs=2).fit(X_train, y_train)  # start the workers untimed
+        for n_jobs in (1, 2):
+            search.set_params(n_jobs=n_jobs)
+            timings[n_jobs] = best_time(lambda: search.fit(X_train, y_train), repeats)[0]
+    n_fits = cfg["grid_cv"] * 2 * cfg["grid_widths"]
+    rows = [[f"{cfg['grid_data']}, {n_fits} fits", f"{timings[1]:.2f}", f"{timings[2]:.2f}",
+             f"**{timings[1] / timings[2]:.2f}**",
+             "met" if timings[2] < timings[1] else "**missed**"]]
+    table = markdown_table(["GridSearchCV(FoldGrowClassifier)", "n_jobs=1 s", "n_jobs=2 s",
+                            "speed-up", "goal: n_jobs=2 faster"], rows)
+    return "\n".join(lines) + "\n\n" + table, timings[2] < timings[1]
+
+
+# --------------------------------------------------------------------------- main
+def main():
+    args = parse_args(__doc__.splitlines()[0])
+    cfg = QUICK if args.quick else FULL
+    start = time.perf_counter()
+    warm_up()
+    sections = []
+
+    def section(title, body, load_before):
+        text = f"## {title}\n\n{body}\n\n_1-minute load average: {load_before:.1f} before, " \
+               f"{load_average():.1f} after this part._\n"
+        print(text, flush=True)
+        sections.append(text)
+
+    load = load_average()
+    table, small_met = bench_small(cfg)
+    section("1. Small data: whole fit with growth vs MLPClassifier of the grown width",
+            "Train/test split 75/25 (stratified, by seed), `StandardScaler` fitted on the train "
+            f"part. Times are means over seeds {list(cfg['seeds'])} of the best of "
+            f"{cfg['repeats']} fits; accuracies are means over the seeds. skfold: "
+            "`FoldGrowClassifier(hidden_units=max(2, n_classes), random_state=seed)`, all else "
+            "default (`solver=\"auto\"` is L-BFGS here, `max_hidden_units=32`, plateau "
+            "schedule). MLP: `MLPClassifier(hidden_layer_sizes=(H,), solver=..., "
+            "random_state=seed)`, all else default (`max_iter=200`). The best MLP solver is the "
+            "one with the higher test accuracy. \"1 thread\": every library limited to one "
+            "thread (`torch.set_num_threads(1)` + `threadpoolctl`).\n\n" + table, load)
+
+    X_all, y_all = make_large(cfg["n_large"] + cfg["n_test"])
+    X, y = X_all[:cfg["n_large"]], y_all[:cfg["n_large"]]
+    X_test, y_test = X_all[cfg["n_large"]:], y_all[cfg["n_large"]:]
+
+    load = load_average()
+    table, speedup, large_results, auto_name = bench_large(cfg, X, y, X_test, y_test)
+    section(f"2. Large data: time per epoch ({cfg['n_large']:,} x {N_FEATURES}, "
+            f"{WIDTH} hidden units, Adam)",
+            "Synthetic data (`make_large` in this script: standard normal float32 `X`, labels "
+            "from a random 16-unit ReLU teacher with noise), the same `X` for both libraries, "
+            f"{cfg['n_test']:,} more rows for the test accuracy. Each library trains "
+            f"{cfg['epochs']} epoch(s), one `fit(warm_start=True, max_iter=1)` call each, so "
+            "an epoch's time includes the per-call input validation both libraries do. "
+            "Default threading. skfold streams mini-batches: one permutation per epoch, each "
+            "batch gathered with `index_select` (a copy of the batch, never of `X`; float32 C-"
+            "ordered `X` is used in place). Achieved GFLOP/s counts "
+            f"{flops_per_row([N_FEATURES, WIDTH, 2]):,} FLOP per row and epoch (forward, "
+            "weight and input gradients).\n\n" + table, load)
+
+    load = load_average()
+    memory_table, rss_ratio = bench_memory(cfg["n_large"])
+    section("2b. Large data: peak resident memory of a fit and of predict_proba",
+            "Each library in its own child process: `X` is made first, then the resident set "
+            "size (RSS, `/proc/self/statm`) is sampled every 2 ms during `fit` and during "
+            "`predict_proba(X)`; the table gives the peak above what the process held just "
+            "before the call, against the size of `X`. Goal for the fit: at most "
+            f"{GOAL_RSS}x `X`. skfold predicts in chunks of {EVAL_CHUNK:,} rows.\n\n"
+            + memory_table, load)
+
+    load = load_average()
+    section("3. Growth cost against the number of rows",
+            "`FoldGrowClassifier(hidden_units=8, growth_schedule=\"fixed\", grow_every=1, "
+            "solver=\"adam\")`: one growth step after every epoch; a step's seconds are its "
+            "`growth_history_[...]['search_seconds']` (subsample draw, per-sample losses, "
+            "loss-weighted k-means, fold point, init, dead-unit scan). The step should not "
+            "grow with n: only the epoch does.\n\n" + bench_growth(cfg, X, y), load)
+
+    load = load_average()
+    table, predict_met = bench_predict(cfg, X, y, cfg["repeats"])
+    section("4. predict_proba throughput",
+            f"Both models have {WIDTH} hidden units (fitted on 50,000 rows). float32 input is "
+            "computed in float32 by both libraries (skfold falls back to float64 on overflow); "
+            "float64 input in float64. Best of the repeats.\n\n" + table, load)
+
+    load = load_average()
+    batch = auto_batch_size(cfg["n_large"])
+    section("5. FLOP rate: torch.matmul peak on this machine",
+            "Best of 5; compare with the achieved GFLOP/s per epoch in part 2.\n\n"
+            + bench_peak(batch), load)
+
+    load = load_average()
+    table, threads_met = bench_threads(cfg, cfg["repeats"])
+    section("6. Threads", table, load)
+
+    auto_best = large_results[auto_name][0]
+    summary = markdown_table(["item", "goal", "measured", "status"], [
+        ["1 small data", f"<= {GOAL_SMALL}x MLP time, equal or better accuracy",
+         "see table 1", "met" if small_met else "**missed** (see table 1)"],
+        ["2 large data: epoch", f">= {GOAL_EPOCH}x faster than MLP adam",
+         f"{speedup:.2f}x ({auto_best:.2f} s per epoch)",
+         "met" if speedup >= GOAL_EPOCH else "**missed**"],
+        ["2 large data: memory", f"peak extra RSS of the fit <= {GOAL_RSS}x X",
+         f"{rss_ratio:.2f}x", "met" if rss_ratio <= GOAL_RSS else "**missed**"],
+        ["3 growth cost", "O(search_subsample), share reported", "see table 3", "reported"],
+        ["4 predict", "predict_proba at least as fast as MLP's", "see table 4",
+         "met" if predict_met else "**missed** (see table 4)"],
+        ["5 FLOP rate", "reported against matmul peak", "see tables 2 and 5", "reported"],
+        ["6 threads", "GridSearchCV n_jobs=2 faster than n_jobs=1", "see table 6",
+         "met" if threads_met else "**missed**"],
+    ])
+    header = report_header(
+        "Speed of the training engine against MLPClassifier (issue 5)", seeds=(
+            f"small data {list(cfg['seeds'])} (split and estimators); 0 for everything else"),
+        quick=args.quick, wall_seconds=time.perf_counter() - start).replace(
+        "; every model fitted single-threaded", "; threading as each table says")
+    text = header + "\n" + summary + "\n\n" + "\n".join(sections)
+    write_report(args.results_dir, "speed_quick.md" if args.quick else "speed.md", text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--memory-child":
+        memory_child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()

@@ -1,0 +1,135 @@
+"""The training engine's fast paths keep their promises: every row once per epoch, no copy of the
+training set, bounded chunks at predict time, scoped thread limits, a ReLU whose gradient at 0
+is 1. (Their speed is measured by ``benchmarks/speed.py``, never asserted here.)"""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import skfold._estimators
+from skfold import FoldGrowClassifier, FoldGrowRegressor
+from skfold.network import GrowableMLP, relu
+from skfold.training import Trainer, auto_batch_size, per_sample_loss
+
+
+@settings(deadline=None, max_examples=30)
+@given(n=st.integers(1, 300), batch_size=st.integers(1, 320), seed=st.integers(0, 2**16),
+       task=st.sampled_from(["classification", "regression"]))
+def test_epoch_loss_is_the_mean_over_every_row_exactly_once(n, batch_size, seed, task):
+    gen = torch.Generator().manual_seed(seed)
+    network = GrowableMLP.initialize(3, [5], 2, generator=gen, dtype=torch.float32, device="cpu")
+    X = torch.randn(n, 3, generator=gen)
+    y = (torch.randint(0, 2, (n,), generator=gen) if task == "classification"
+         else torch.randn(n, 2, generator=gen))
+    weights = torch.ones(n)
+    # A step size far below float32's resolution: the weights cannot move during the epoch.
+    trainer = Trainer(network, solver="sgd", learning_rate=1e-30, momentum=0.0, alpha=0.0,
+                      batch_size=min(batch_size, n), task=task, generator=gen)
+    with torch.no_grad():
+        expected = per_sample_loss(network(X), y, task).double().mean().item()
+    assert trainer.epoch(X, y, weights) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+@settings(deadline=None, max_examples=50)
+@given(n=st.integers(1, 10**9))
+def test_auto_batch_size_is_mlps_up_to_200k_rows_then_about_1000_steps(n):
+    batch = auto_batch_size(n)
+    assert 1 <= batch <= n
+    if n < 201_000:
+        assert batch == min(200, n)
+    else:
+        assert -(-n // batch) <= 1005  # steps per epoch
+
+
+def test_float32_training_data_is_used_in_place_not_copied():
+    X = np.random.RandomState(0).normal(size=(300, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    clf = FoldGrowClassifier(solver="adam", max_iter=2, random_state=0).fit(X, y)
+    assert np.shares_memory(clf._to_tensor(X).numpy(), X)
+    read_only = X.copy()
+    read_only.flags.writeable = False  # as joblib's memmaps: must be copied, never shared
+    assert not np.shares_memory(clf._to_tensor(read_only).numpy(), read_only)
+
+
+@settings(deadline=None, max_examples=15)
+@given(n=st.integers(1, 60), chunk=st.integers(1, 17), seed=st.integers(0, 100))
+def test_predictions_do_not_depend_on_the_chunk_size(n, chunk, seed):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 3))
+    clf = _fitted_classifier()
+    whole = clf.predict_proba(X)
+    original = skfold._estimators.EVAL_CHUNK
+    try:
+        skfold._estimators.EVAL_CHUNK = chunk
+        chunked = clf.predict_proba(X)
+        chunked32 = clf.predict_proba(X.astype(np.float32))
+    finally:
+        skfold._estimators.EVAL_CHUNK = original
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-15)
+    # float32 input is computed in float32, as MLPClassifier does: equal to float32 precision.
+    np.testing.assert_allclose(chunked32, clf.predict_proba(X.astype(np.float32).astype(float)),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_float32_input_that_overflows_float32_falls_back_to_float64():
+    reg = FoldGrowRegressor(solver="adam", max_iter=3, random_state=0, hidden_units=3,
+                            growth_schedule="none")
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    reg.fit(X, X.sum(axis=1))
+    with torch.no_grad():
+        for w in reg.network_.weights:
+            w.fill_(1.0)  # every unit sums its inputs: 3 x 3e38 overflows float32
+    huge = np.full((2, 3), 3e38, dtype=np.float32)
+    in_float64 = reg.predict(huge.astype(np.float64))
+    assert np.abs(in_float64).max() > np.finfo(np.float32).max  # so float32 must overflow
+    np.testing.assert_array_equal(reg.predict(huge), in_float64)
+
+
+_CLASSIFIER = []
+
+
+def _fitted_classifier():
+    if not _CLASSIFIER:
+        X = np.random.RandomState(0).normal(size=(120, 3))
+        y = (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(int)
+        _CLASSIFIER.append(FoldGrowClassifier(solver="adam", hidden_units=4, max_iter=20,
+                                              growth_schedule="none", random_state=0).fit(X, y))
+    return _CLASSIFIER[0]
+
+
+@settings(deadline=None, max_examples=40)
+@given(values=st.lists(st.floats(-2.0**100, 2.0**100, allow_subnormal=False, width=32), min_size=1,
+                       max_size=20),
+       dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_relu_is_max_zero_with_gradient_one_from_zero_up(values, dtype):
+    z = torch.tensor(values, dtype=dtype, requires_grad=True)
+    out = relu(z)
+    out.sum().backward()
+    assert torch.equal(out.detach(), z.detach().clamp_min(0.0))
+    assert torch.equal(z.grad, (z.detach() >= 0).to(dtype))
+
+
+def test_small_steps_run_on_one_thread_even_after_torch_set_num_threads():
+    # In a child process: torch.set_num_threads changes the whole process for good.
+    code = textwrap.dedent("""
+        import torch
+        from threadpoolctl import threadpool_info
+        from skfold.training import thread_limits
+        pools = lambda: sorted((p["filepath"], p["num_threads"]) for p in threadpool_info())
+        torch.set_num_threads(2)
+        before = pools()
+        with thread_limits(100, [3, 4, 2]):
+            inside = torch.get_num_threads()
+        with thread_limits(10**6, [500, 500, 2]):
+            large = torch.get_num_threads()
+        print(inside, large, torch.get_num_threads(), pools() == before)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.split() == ["1", "2", "2", "True"]
