@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import folding
 from ._device import resolve_device
-from .growth import broaden_layer
+from .growth import broaden_layer, empty_event
 from .network import GrowableMLP
 from .schedule import GrowthSchedule
 from .training import (EVAL_CHUNK, Trainer, auto_batch_size, evaluate_loss, objective,
@@ -577,7 +577,7 @@ class BaseFoldGrow(BaseEstimator):
                 self._trainer.after_growth()
                 self._schedule.reset_patience()
                 room -= net.hidden_sizes[layer]
-                events.append({"kind": "deepen", "layer": layer, "unit": None, "init": None,
+                events.append({**empty_event(layer, None, None, kind="deepen"),
                                "width": net.hidden_sizes[layer]})
             layer = net.n_hidden_layers - 1
             n_units = min(n_units, room)
@@ -665,6 +665,8 @@ class BaseFoldGrow(BaseEstimator):
         with thread_limits(min(X.shape[0], self.search_subsample), sizes):
             self._grow_step(self._to_tensor(X), self._target_tensor(y_enc), sw,
                             n_units=n_units)
+        # The grown network is the one to keep: same predictions, and the user asked for it.
+        self._best = self._snapshot()
         return self
 
     def explain_unit(self, unit, layer=0):

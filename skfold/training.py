@@ -234,16 +234,41 @@ class Trainer:
             if callback(float(intermediate_result.fun)):
                 raise StopIteration
 
+        def run(theta):
+            return scipy.optimize.minimize(
+                fun, theta, jac=True, method="L-BFGS-B", callback=on_iteration,
+                options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter),
+                         "gtol": gtol, "ftol": 0.0},
+            )
+
         theta0 = torch.cat([p.detach().reshape(-1) for p in params]).double().cpu().numpy()
-        result = scipy.optimize.minimize(
-            fun, theta0, jac=True, method="L-BFGS-B", callback=on_iteration,
-            options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter), "gtol": gtol,
-                     "ftol": 0.0},
-        )
+        result = run(theta0)
+        if result.nit == 0 and result.status == 2:
+            # The line search failed at the start: L-BFGS tends to end with a training row on a
+            # ReLU corner, where the gradient is no derivative, and a grown network restarts
+            # there. A backtracking gradient step moves off the corner; L-BFGS resumes from it.
+            theta1 = _armijo_step(fun, theta0)
+            if theta1 is not None:
+                result = run(theta1)
         load(result.x)
         stopped_by_callback = result.status == 99
         converged = not stopped_by_callback and (result.status == 0 or result.nit < max_iter)
         return int(result.nit), bool(converged)
+
+
+def _armijo_step(fun, theta, max_halvings=30):
+    """A gradient step with Armijo backtracking from ``theta``; None if none decreases ``fun``."""
+    f0, g = fun(theta)
+    g_norm = float(np.linalg.norm(g))
+    if not np.isfinite(f0) or g_norm == 0.0:
+        return None
+    step = 1.0 / g_norm
+    for _ in range(max_halvings):
+        candidate = theta - step * g
+        if fun(candidate)[0] < f0 - 1e-4 * step * g_norm**2:
+            return candidate
+        step *= 0.5
+    return None
 
 
 def _fused_if_supported(optimizer_class, params, **kwargs):
