@@ -409,8 +409,15 @@ class BaseFoldGrow(BaseEstimator):
         X, y, sw = data
         if self._solver == "lbfgs":
             start = self.n_iter_
+
             def end_iteration(loss):
                 self._end_epoch(loss)
+                # scikit-learn's L-BFGS convergence (max gradient below tol), but only once
+                # the phase has run n_iter_no_change iterations: a freshly grown unit's
+                # gradient starts below tol and must get the chance to grow.
+                if (self.n_iter_ - start >= self.n_iter_no_change
+                        and self._trainer.last_gradient_max < self.tol):
+                    self._schedule.mark_converged()
                 return (self._plateau_stops_lbfgs and self._schedule.converged) or (
                     self._schedule.wants_growth() and self._can_grow())
 
@@ -424,7 +431,7 @@ class BaseFoldGrow(BaseEstimator):
                 return ran, False
             if converged:
                 self._schedule.mark_converged()
-            return ran, converged
+            return ran, converged or self._schedule.converged
         for ran in range(1, budget + 1):
             loss = self._trainer.epoch(X, y, sw)
             self.t_ += X.shape[0]
@@ -832,7 +839,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         space. Deepening only happens when the identity layer fits within ``max_hidden_units``.
     growth_schedule : {"plateau", "fixed", "none"}, default="plateau"
         When to grow. ``"plateau"``: when the monitored loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs (or L-BFGS converged). ``"fixed"``: every ``grow_every``
+        ``n_iter_no_change`` epochs (or L-BFGS converged), or after ``10 * n_iter_no_change``
+        epochs of slow progress since the last growth. ``"fixed"``: every ``grow_every``
         epochs. ``"none"``: never; a plain MLP of width ``hidden_units``.
     grow_every : int, default=50
         Epochs (L-BFGS: iterations) between growths with ``growth_schedule="fixed"``.

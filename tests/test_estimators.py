@@ -248,3 +248,24 @@ def test_fit_does_not_warn_when_it_converges(moons):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         FoldGrowClassifier(random_state=0).fit(X, y)
+
+
+def test_plateau_phase_is_capped_so_a_creeping_small_network_still_grows():
+    from skfold.schedule import PHASE_CAP_FACTOR, GrowthSchedule
+
+    schedule = GrowthSchedule(kind="plateau", grow_every=1, n_iter_no_change=3, tol=1e-4,
+                              growth_patience=3)
+    loss = 1.0
+    for epoch in range(1, PHASE_CAP_FACTOR * 3 + 1):
+        loss -= 1e-3  # always more than tol: never a plateau in the strict sense
+        schedule.observe(loss)
+        assert not schedule.converged
+        assert schedule.wants_growth() == (epoch >= PHASE_CAP_FACTOR * 3)
+
+
+def test_lbfgs_phase_ends_when_gradient_is_below_tol(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(growth_schedule="none", hidden_units=8, solver="lbfgs",
+                             tol=1e-2, random_state=0).fit(X, y)
+    assert clf.n_iter_ < FoldGrowClassifier().max_iter
+    assert clf._trainer.last_gradient_max < 1e-2
