@@ -12,6 +12,13 @@ def _check_n_samples(n_samples):
     return int(n_samples)
 
 
+def _check_positive(name, value, *, allow_zero):
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}.")
+    return value
+
+
 def make_sine(n_samples=500, *, noise=0.1, random_state=None):
     """Points in ``[0, 2 pi] x [-1.5, 1.5]``, labelled 1 when above ``sin(x0)`` (the slides' Sine).
 
@@ -29,6 +36,7 @@ def make_sine(n_samples=500, *, noise=0.1, random_state=None):
     y : ndarray of shape (n_samples,) of {0, 1}
     """
     n_samples = _check_n_samples(n_samples)
+    _check_positive("noise", noise, allow_zero=True)
     rng = check_random_state(random_state)
     X = np.column_stack([rng.uniform(0, 2 * np.pi, n_samples),
                          rng.uniform(-1.5, 1.5, n_samples)])
@@ -56,6 +64,7 @@ def make_overlap_quadratic(n_samples=500, *, noise=0.3, random_state=None):
     y : ndarray of shape (n_samples,) of {0, 1}
     """
     n_samples = _check_n_samples(n_samples)
+    _check_positive("noise", noise, allow_zero=True)
     rng = check_random_state(random_state)
     y = np.arange(n_samples) % 2
     rng.shuffle(y)
@@ -65,14 +74,15 @@ def make_overlap_quadratic(n_samples=500, *, noise=0.3, random_state=None):
     return X, y
 
 
-def make_spirals(n_samples=500, *, noise=0.1, n_turns=1.5, random_state=None):
+def make_spirals(n_samples=500, *, noise=0.05, n_turns=1.5, random_state=None):
     """Two interleaved spirals, one per class.
 
     Parameters
     ----------
     n_samples : int, default=500
-    noise : float, default=0.1
-        Standard deviation of Gaussian noise added to the points.
+    noise : float, default=0.05
+        Standard deviation of Gaussian noise added to the points (the spirals lie within the
+        unit disc; along a ray, the two classes' arms are ``1 / (2 n_turns)`` apart).
     n_turns : float, default=1.5
         Turns of each spiral.
     random_state : int, RandomState instance or None, default=None
@@ -83,9 +93,11 @@ def make_spirals(n_samples=500, *, noise=0.1, n_turns=1.5, random_state=None):
     y : ndarray of shape (n_samples,) of {0, 1}
     """
     n_samples = _check_n_samples(n_samples)
+    _check_positive("noise", noise, allow_zero=True)
+    _check_positive("n_turns", n_turns, allow_zero=False)
     rng = check_random_state(random_state)
     y = np.arange(n_samples) % 2
     t = np.sqrt(rng.uniform(0.0625, 1, n_samples)) * n_turns * 2 * np.pi
     angle = t + np.pi * y
     X = np.column_stack([t * np.cos(angle), t * np.sin(angle)]) / (n_turns * 2 * np.pi)
-    return X + rng.normal(scale=noise, size=X.shape) * 0.5, y
+    return X + rng.normal(scale=noise, size=X.shape), y
