@@ -1,0 +1,67 @@
+"""Each benchmark script of issue 4 runs end to end with ``--quick`` and writes its report.
+
+The scripts run in this process (``runpy``) rather than in subprocesses: importing torch again
+for each would cost more than the runs themselves on a loaded machine.
+"""
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_quick(monkeypatch, tmp_path, script):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.setattr(sys, "argv", [script, "--quick", "--results-dir", str(tmp_path)])
+    threads = torch.get_num_threads()
+    runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+    assert torch.get_num_threads() == threads  # the single-thread setting was scoped
+
+
+def test_head_to_head_quick_writes_a_table_with_every_model(monkeypatch, tmp_path, capsys):
+    run_quick(monkeypatch, tmp_path, "head_to_head.py")
+    report = (tmp_path / "head_to_head_quick.md").read_text()
+    assert "QUICK run" in report and "scikit-learn" in report and "CPU cores" in report
+    for model in ("fold + kmeans", "fold + max_loss", "fold + random instance",
+                  "fold_direction + kmeans", "gradmax", "random init",
+                  "fold, plateau (defaults)", "MLP adam", "MLP lbfgs"):
+        assert f"| {model}" in report
+    for dataset in ("spirals", "wine", "sine_1d"):
+        assert f"| {dataset} |" in report
+    assert "nan" not in report.lower()
+    assert report in capsys.readouterr().out  # the table is printed too
+
+
+def test_growth_curve_quick_writes_table_and_plot(monkeypatch, tmp_path):
+    run_quick(monkeypatch, tmp_path, "growth_curve.py")
+    report = (tmp_path / "growth_curve_quick.md").read_text()
+    png = tmp_path / "growth_curve_quick.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "(growth_curve_quick.png)" in report
+    assert "grown (fold)" in report and "static (skfold, same trainer)" in report
+    assert "nan" not in report.lower()
+
+
+def test_ablations_quick_covers_every_factor(monkeypatch, tmp_path):
+    run_quick(monkeypatch, tmp_path, "ablations.py")
+    report = (tmp_path / "ablations_quick.md").read_text()
+    for setting in ("fold_point=nearest", "instance_selection=max_loss",
+                    "instance_selection=random", "n_clusters=2", "n_clusters=32",
+                    "max_depth=3", "regression y not standardised"):
+        assert f"| {setting} |" in report
+    assert "nan" not in report.lower()
+
+
+@pytest.mark.parametrize("script", ["head_to_head.py", "growth_curve.py", "ablations.py"])
+def test_help_names_the_quick_and_results_dir_options(monkeypatch, capsys, script):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.setattr(sys, "argv", [script, "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--quick" in out and "--results-dir" in out
