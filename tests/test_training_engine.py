@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import skfold._estimators
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 from skfold.network import GrowableMLP, relu
-from skfold.training import Trainer, auto_batch_size, per_sample_loss
+from skfold.training import Trainer, auto_batch_size, objective, per_sample_loss
 
 
 @settings(deadline=None, max_examples=30)
@@ -118,18 +118,37 @@ def test_relu_is_max_zero_with_gradient_one_from_zero_up(values, dtype):
 def test_small_steps_run_on_one_thread_even_after_torch_set_num_threads():
     # In a child process: torch.set_num_threads changes the whole process for good.
     code = textwrap.dedent("""
+        import re
         import torch
         from threadpoolctl import threadpool_info
         from skfold.training import thread_limits
         pools = lambda: sorted((p["filepath"], p["num_threads"]) for p in threadpool_info())
-        torch.set_num_threads(2)
+        mkl = lambda: re.search(r"mkl_get_max_threads\(\) : (\d+)",
+                                torch.__config__.parallel_info())
+        torch.set_num_threads(1)
+        torch.set_num_threads(2)  # as a "one thread here" block that restores 2 leaves it
         before = pools()
         with thread_limits(100, [3, 4, 2]):
             inside = torch.get_num_threads()
-        with thread_limits(10**6, [500, 500, 2]):
+            inside_mkl = mkl().group(1) if mkl() else "1"
+        with thread_limits(10**9, [500, 500, 2]):
             large = torch.get_num_threads()
-        print(inside, large, torch.get_num_threads(), pools() == before)
+        print(inside, inside_mkl, large, torch.get_num_threads(), pools() == before)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
-    assert out.stdout.split() == ["1", "2", "2", "True"]
+    assert out.stdout.split() == ["1", "1", "2", "2", "True"]
+
+
+@settings(deadline=None, max_examples=20)
+@given(n=st.integers(1, 50), seed=st.integers(0, 1000), alpha=st.floats(0, 1),
+       task=st.sampled_from(["classification", "regression"]))
+def test_objective_without_weights_equals_all_ones_weights(n, seed, alpha, task):
+    gen = torch.Generator().manual_seed(seed)
+    network = GrowableMLP.initialize(2, [3], 2, generator=gen, dtype=torch.float64, device="cpu")
+    X = torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    y = (torch.randint(0, 2, (n,), generator=gen) if task == "classification"
+         else torch.randn(n, 2, generator=gen, dtype=torch.float64))
+    ones = torch.ones(n, dtype=torch.float64)
+    assert objective(network, X, y, None, task, alpha).item() == pytest.approx(
+        objective(network, X, y, ones, task, alpha).item(), rel=1e-12)
