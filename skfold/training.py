@@ -212,15 +212,14 @@ class Trainer:
             total += loss.detach() * idx.shape[0]
         return float(total) / n
 
-    def lbfgs(self, X, y, sample_weight, *, max_iter, gtol, callback, trainable=None):
+    def lbfgs(self, X, y, sample_weight, *, max_iter, gtol, callback):
         """Full-batch L-BFGS-B (SciPy) with torch gradients, as scikit-learn's MLP does.
 
         ``callback(loss)`` is called after each iteration with the network holding that
         iteration's weights; a true return value stops the run. Returns ``(n_iter, converged)``,
         where ``converged`` means L-BFGS itself stopped before ``max_iter``. ``gtol`` must be
         far below the loss tolerance: a freshly grown unit's outgoing gradient is small, and
-        L-BFGS would otherwise stop at once and never use it. ``trainable`` maps parameters to
-        boolean masks of the entries that may move (the others keep their values).
+        L-BFGS would otherwise stop at once and never use it.
         """
         params = list(self.network.parameters())
         sizes = [p.numel() for p in params]
@@ -242,9 +241,7 @@ class Trainer:
             if not np.isfinite(value):
                 self.n_nonfinite_losses += 1
                 return np.inf, np.zeros_like(theta)
-            grads = [p.grad if trainable is None or p not in trainable else p.grad * trainable[p]
-                     for p in params]
-            grad = torch.cat([g.reshape(-1) for g in grads]).double().cpu().numpy()
+            grad = torch.cat([p.grad.reshape(-1) for p in params]).double().cpu().numpy()
             self.last_gradient_max = float(np.abs(grad).max()) if grad.size else 0.0
             return value, grad
 
