@@ -152,3 +152,16 @@ def test_objective_without_weights_equals_all_ones_weights(n, seed, alpha, task)
     ones = torch.ones(n, dtype=torch.float64)
     assert objective(network, X, y, None, task, alpha).item() == pytest.approx(
         objective(network, X, y, ones, task, alpha).item(), rel=1e-12)
+
+
+@settings(deadline=None, max_examples=20)
+@given(scale=st.floats(1e-3, 1e4), seed=st.integers(0, 100))
+def test_binary_probabilities_are_the_softmax_of_the_logits(scale, seed):
+    from scipy.special import softmax
+    X = np.random.RandomState(seed).normal(scale=scale, size=(40, 3))
+    clf = _fitted_classifier()
+    margin = clf.decision_function(X)  # logit_1 - logit_0
+    expected = softmax(np.column_stack([np.zeros_like(margin), margin]), axis=1)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba, expected, rtol=1e-12, atol=1e-300)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
