@@ -451,6 +451,22 @@ def bench_threads(cfg, repeats):
     return "\n".join(lines) + "\n\n" + table, timings[2] < timings[1]
 
 
+NOTES = """## Reading the results
+
+- Wall-clock timings on two cores shared with other jobs. When one core is busy, whatever runs
+  two threads (scikit-learn's OpenBLAS, torch's default pool) loses much of its time to
+  spin-waiting: the "default" and "1 thread" rows bracket that, and every part gives the load.
+  skfold runs its small steps on one thread by itself (`skfold.training.thread_limits`).
+- Small data: a fit's time is its iterations times the time per iteration. skfold's growth
+  trains one phase per growth, from the seed width up to H, each until a plateau, so it runs
+  several times MLPClassifier's iterations; the time per iteration (function evaluations,
+  line searches, the schedule's bookkeeping) is the engine's part. Read both columns.
+- Large data: an epoch is bound by the fixed cost of a torch step (dispatch, autograd, the
+  optimizer call), not by arithmetic: compare the achieved GFLOP/s with the matmul peak.
+  That is why `batch_size="auto"` takes 1000-row batches at 1,000,000 rows.
+"""
+
+
 # --------------------------------------------------------------------------- main
 def main():
     args = parse_args(__doc__.splitlines()[0])
@@ -553,7 +569,7 @@ def main():
             f"small data {list(cfg['seeds'])} (split and estimators); 0 for everything else"),
         quick=args.quick, wall_seconds=time.perf_counter() - start).replace(
         "; every model fitted single-threaded", "; threading as each table says")
-    text = header + "\n" + summary + "\n\n" + "\n".join(sections)
+    text = header + "\n" + summary + "\n\n" + NOTES + "\n" + "\n".join(sections)
     write_report(args.results_dir, "speed_quick.md" if args.quick else "speed.md", text)
 
 

@@ -13,8 +13,10 @@ from threadpoolctl import ThreadpoolController
 
 from .network import GrowableMLP
 
-# Rows per forward pass when a computation runs over a whole (possibly large) data set.
-EVAL_CHUNK = 65536
+# Rows per forward pass when a computation runs over a whole (possibly large) data set. Small
+# enough for a chunk's hidden activations to stay in cache: measured 1.3x (float32) to 1.8x
+# (float64) faster predict_proba on 1,000,000 x 50 rows (64 units) than with 65,536 rows.
+EVAL_CHUNK = 16384
 # Below this many multiply-adds per training step, thread start-up and the spin-waits of
 # OpenBLAS (SciPy's L-BFGS) and OpenMP (torch) threads cost more than they save: measured 13x
 # faster L-BFGS on make_moons(500) with one thread on 2 cores, and 1.5x (idle) to 8x (busy
