@@ -121,7 +121,7 @@ def test_objective_penalty_matches_sklearn_scaling():
     y = network(X).detach()  # zero data loss
     sw = torch.full((4,), 0.5, dtype=torch.float64)
     expected = 0.5 * 2.0 * sum(float((w.detach() ** 2).sum()) for w in network.weights) / 2.0
-    value = float(objective(network, X, y, sw, "regression", alpha=2.0))
+    value = float(objective(network, X, y, sw, "regression", alpha=2.0).detach())
     assert np.isclose(value, expected, rtol=1e-12)
 
 
