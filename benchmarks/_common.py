@@ -177,7 +177,7 @@ def report_header(title, *, seeds, quick, wall_seconds=None, cpu_seconds=None):
         f"- Versions: Python {platform.python_version()}, skfold {skfold.__version__}, "
         f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}",
         f"- Seeds: {seeds}",
-        f"- Code: git {_git_revision()}",
+        f"- Code: git {CODE_REVISION} when the run started",
     ]
     if wall_seconds is not None:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -195,6 +195,10 @@ def _git_revision():
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"
+
+
+#: The checkout's revision when the script started (and imported skfold).
+CODE_REVISION = _git_revision()
 
 
 def write_report(results_dir, name, text):
