@@ -5,6 +5,7 @@ is 1. (Their speed is measured by ``benchmarks/speed.py``, never asserted here.)
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,3 +166,15 @@ def test_binary_probabilities_are_the_softmax_of_the_logits(scale, seed):
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba, expected, rtol=1e-12, atol=1e-300)
     np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+
+
+@pytest.mark.slow
+def test_speed_benchmark_quick_writes_every_table(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+    subprocess.run([sys.executable, str(script), "--quick", "--results-dir", str(tmp_path)],
+                   check=True, capture_output=True, text=True, timeout=600, cwd=script.parent)
+    report = (tmp_path / "speed_quick.md").read_text()
+    for part in ("1. Small data", "2. Large data", "2b. Large data", "3. Growth cost",
+                 "4. predict_proba", "5. FLOP rate", "6. Threads", "MLPClassifier"):
+        assert part in report
+    assert "nan" not in report.lower()
