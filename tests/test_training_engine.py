@@ -118,7 +118,7 @@ def test_relu_is_max_zero_with_gradient_one_from_zero_up(values, dtype):
 
 def test_small_steps_run_on_one_thread_even_after_torch_set_num_threads():
     # In a child process: torch.set_num_threads changes the whole process for good.
-    code = textwrap.dedent("""
+    code = textwrap.dedent(r"""
         import re
         import torch
         from threadpoolctl import threadpool_info
