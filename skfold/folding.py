@@ -29,6 +29,8 @@ FOLD_CANDIDATES = 256
 #: Incoming rows shorter than this fraction of the longest are ignored by :func:`incoming_scale`.
 NEGLIGIBLE_ROW = 1e-3
 _EPS = 1e-9
+#: ``growth_history_["skipped"]`` when the search subsample holds no mis-predicted row.
+NOTHING_MISPREDICTED = "no mis-predicted instance in the search subsample"
 
 
 # --------------------------------------------------------------------------- search data
@@ -97,7 +99,7 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
     if excluded is not None and (candidates & ~excluded).any():
         candidates &= ~excluded
     if not candidates.any():
-        return None, {"skipped": "no mis-predicted instance in the search subsample"}
+        return None, {"skipped": NOTHING_MISPREDICTED}
     if method == "max_loss":
         idx = np.flatnonzero(candidates)
         return int(idx[np.argmax(losses[idx])]), {}
@@ -255,6 +257,15 @@ def gradmax_objective(v, H, h_f, delta):
     return ((delta * act[:, None]).mean(dim=0) ** 2).sum()
 
 
+def _gradmax_objective_and_gradient(v, D, delta):
+    """``G(v)`` and ``dG/dv`` with ``D = H - h_f``, by hand (a third of autograd's time)."""
+    pre = D @ v
+    active = pre > -torch.finfo(pre.dtype).tiny  # relu'(0) = 1, as :func:`relu`
+    mean_out = delta.T @ (pre * active) / D.shape[0]
+    weight = (delta @ mean_out) * active
+    return float(mean_out @ mean_out), (2.0 / D.shape[0]) * (weight @ D)
+
+
 def _into_cone(v, u0, r, cos_max):
     """Project ``v`` onto ``{||v|| = r, angle(v, u0) <= arccos(cos_max)}``."""
     along = v @ u0
@@ -306,20 +317,19 @@ def fold_incoming(h_t, h_f, *, r, H=None, delta=None, refine=True, generator=Non
         delta = delta.double()
         cos_max = float(np.cos(np.deg2rad(FOLD_CONE_DEGREES)))
         v = _best_cone_candidate(u0, r, cos_max, H, h_f, delta, generator)
-        best_v, best_g = v.clone(), float(gradmax_objective(v, H, h_f, delta))
+        D = H - h_f
+        best_v = v
+        best_g, grad = _gradmax_objective_and_gradient(v, D, delta)
         step = 0.25 * r
         for _ in range(FOLD_ASCENT_STEPS):
-            v_var = v.clone().requires_grad_(True)
-            (grad,) = torch.autograd.grad(gradmax_objective(v_var, H, h_f, delta), v_var)
             grad_norm = grad.norm()
             if grad_norm < 1e-14:
                 break
-            v = _into_cone(v + step * grad / grad_norm, u0, r, cos_max)
-            value = float(gradmax_objective(v, H, h_f, delta))
+            v = _into_cone(best_v + step * grad / grad_norm, u0, r, cos_max)
+            value, v_grad = _gradmax_objective_and_gradient(v, D, delta)
             if value > best_g:
-                best_v, best_g = v.clone(), value
+                best_v, best_g, grad = v, value, v_grad
             else:
-                v = best_v
                 step *= 0.5
         v = best_v
     return v.numpy(), float(-(v @ h_f))

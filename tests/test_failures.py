@@ -165,15 +165,15 @@ def test_partial_fit_keeps_training_after_a_divergence(moons, monkeypatch):
 def test_lbfgs_meeting_a_non_finite_loss_rolls_back_and_warns(moons, monkeypatch, every):
     """L-BFGS-B ends its run at a non-finite trial point; that must not count as converged."""
     X, y = moons
-    original = training.objective
+    original = training.objective_and_gradient
     calls = []
 
     def flaky(*args, **kwargs):
         calls.append(1)
-        value = original(*args, **kwargs)
-        return value * float("nan") if len(calls) % every == 0 else value
+        value, grads = original(*args, **kwargs)
+        return (value * float("nan") if len(calls) % every == 0 else value), grads
 
-    monkeypatch.setattr(training, "objective", flaky)
+    monkeypatch.setattr(training, "objective_and_gradient", flaky)
     clf = FoldGrowClassifier(solver="lbfgs", max_iter=60, random_state=0)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -236,7 +236,7 @@ def test_keyboard_interrupt_during_growth_leaves_a_consistent_network(moons, mon
 
 def test_keyboard_interrupt_inside_lbfgs_restores_the_best_iterate(moons, monkeypatch):
     X, y = moons
-    original = training.objective
+    original = training.objective_and_gradient
     calls = []
 
     def interrupted(*args, **kwargs):
@@ -245,7 +245,7 @@ def test_keyboard_interrupt_inside_lbfgs_restores_the_best_iterate(moons, monkey
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(training, "objective", interrupted)
+    monkeypatch.setattr(training, "objective_and_gradient", interrupted)
     clf = FoldGrowClassifier(solver="lbfgs", growth_schedule="none", max_iter=200,
                              random_state=0, alpha=0.0)
     with pytest.warns(UserWarning, match="interrupted"):
@@ -270,10 +270,17 @@ def test_growth_with_nothing_mispredicted_is_skipped_and_recorded():
     assert clf.hidden_layer_sizes_ == (2,)
     assert "no mis-predicted" in clf.growth_history_[-1]["skipped"]
     np.testing.assert_array_equal(clf.predict_proba(X), proba)
-    # inside fit, the plateau schedule meets it too and training simply ends
-    fitted = FoldGrowClassifier(random_state=0, max_iter=300).fit(X, y)
+    # inside fit, the plateau schedule meets it once; growth then stops for the rest of the fit
+    fitted = FoldGrowClassifier(random_state=0, max_iter=300, warm_start=True).fit(X, y)
     assert fitted.score(X, y) == 1.0
-    assert all(e["unit"] is None for e in fitted.growth_history_)
+    assert len(fitted.growth_history_) == 1
+    assert "no mis-predicted" in fitted.growth_history_[0]["skipped"]
+    # ...but only for that call: a later fit on data it gets wrong grows again
+    rng = np.random.RandomState(0)
+    X_xor = rng.uniform(-2, 2, size=(200, 1))
+    y_xor = (np.abs(X_xor[:, 0]) > 1).astype(int)
+    fitted.fit(X_xor, y_xor)
+    assert any(e["unit"] is not None for e in fitted.growth_history_[1:])
 
 
 def test_growth_on_a_dead_network_falls_back_and_preserves_the_function(moons):

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 import skfold._estimators
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 from skfold.network import GrowableMLP, relu
-from skfold.training import Trainer, auto_batch_size, objective, per_sample_loss
+from skfold.training import (Trainer, auto_batch_size, objective, objective_and_gradient,
+                             per_sample_loss)
 
 
 @settings(deadline=None, max_examples=30)
@@ -178,3 +179,33 @@ def test_speed_benchmark_quick_writes_every_table(tmp_path):
                  "4. predict_proba", "5. FLOP rate", "6. Threads", "MLPClassifier"):
         assert part in report
     assert "nan" not in report.lower()
+
+
+@settings(deadline=None, max_examples=60)
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 40), depth=st.integers(1, 3),
+       task=st.sampled_from(["classification", "regression"]), weighted=st.booleans(),
+       alpha=st.sampled_from([0.0, 1e-4, 0.7]), dtype=st.sampled_from([torch.float64,
+                                                                     torch.float32]))
+def test_hand_written_gradient_equals_autograd(seed, n, depth, task, weighted, alpha, dtype):
+    """The training engine's back-propagation is the derivative of :func:`objective`, including
+    rows exactly on a unit's hyperplane, where the ReLU's derivative is 1."""
+    gen = torch.Generator().manual_seed(seed)
+    n_out = 3
+    network = GrowableMLP.initialize(4, [3] * depth, n_out, generator=gen, dtype=dtype,
+                                     device="cpu")
+    X = torch.randn(n, 4, generator=gen, dtype=dtype)
+    with torch.no_grad():  # put row 0 exactly on unit 0's hyperplane: z = 0 there
+        network.biases[0][0] = -(network.weights[0][0] @ X[0])
+    y = (torch.randint(0, n_out, (n,), generator=gen) if task == "classification"
+         else torch.randn(n, n_out, generator=gen, dtype=dtype))
+    sw = torch.rand(n, generator=gen, dtype=dtype) + 0.1 if weighted else None
+    loss = objective(network, X, y, sw, task, alpha)
+    expected = torch.autograd.grad(loss, list(network.parameters()))
+    with torch.no_grad():
+        value, grads = objective_and_gradient(network, X, y, sw, task, alpha)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert value.item() == pytest.approx(loss.item(), rel=tol, abs=tol)
+    assert len(grads) == len(expected)
+    for g, e in zip(grads, expected):
+        assert g.shape == e.shape and g.dtype == dtype
+        torch.testing.assert_close(g, e, rtol=tol * 10, atol=tol * 10)
