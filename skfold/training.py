@@ -30,10 +30,11 @@ def auto_batch_size(n_samples: int) -> int:
     """Mini-batch rows: ``min(200, n_samples)`` as scikit-learn's MLP, ``n_samples // 1000`` above.
 
     A step carries a fixed cost (about 0.2 ms of Python, operator dispatch and the optimizer
-    call on CPU, measured with 1-row batches) that dwarfs the arithmetic of a 200-row batch, so on large data the epoch time is set by the
-    number of steps: measured on 1,000,000 x 50 rows with 64 hidden units, 1000-row batches
-    make an epoch about 3x faster than 200-row ones, at equal test accuracy after the same
-    training time (``benchmarks/speed.py``). About 1000 Adam steps per epoch remain.
+    call on CPU, measured with 1-row batches) that dwarfs the arithmetic of a 200-row batch,
+    so on large data the epoch time is set by the number of steps: measured on 1,000,000 x 50
+    rows with 64 hidden units, 1000-row batches make an epoch 2-3x faster than 200-row ones,
+    at equal test accuracy after the same training time (``benchmarks/speed.py``). About 1000
+    Adam steps per epoch remain.
     """
     return max(min(200, n_samples), n_samples // AUTO_STEPS_PER_EPOCH)
 
@@ -267,7 +268,7 @@ class Trainer:
         return float(total) / n
 
     def lbfgs(self, X, y, sample_weight, *, max_iter, gtol, callback):
-        """Full-batch L-BFGS-B (SciPy), as scikit-learn's MLP does, on :func:`objective_and_gradient`.
+        """Full-batch L-BFGS-B (SciPy) on :func:`objective_and_gradient`, as scikit-learn's MLP.
 
         ``callback(loss)`` is called after each iteration with the network holding that
         iteration's weights; a true return value stops the run. Returns ``(n_iter, converged)``,
