@@ -26,6 +26,8 @@ FOLD_CONE_DEGREES = 75.0
 FOLD_ASCENT_STEPS = 25
 #: Random cone directions scored before the ascent starts (see :func:`_best_cone_candidate`).
 FOLD_CANDIDATES = 256
+#: Rows per block when the candidates are scored.
+CANDIDATE_CHUNK = 256
 #: Incoming rows shorter than this fraction of the longest are ignored by :func:`incoming_scale`.
 NEGLIGIBLE_ROW = 1e-3
 _EPS = 1e-9
@@ -108,8 +110,7 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
     if method != "kmeans":
         raise ValueError(f"unknown instance_selection {method!r}")
 
-    n_distinct = np.unique(H, axis=0).shape[0]
-    k = int(max(1, min(n_clusters, n_distinct)))
+    k = int(max(1, min(n_clusters, _count_distinct_rows(H, at_most=n_clusters))))
     weights = np.asarray(losses, dtype=np.float64)
     # Zero-loss rows still belong to a cluster; a tiny floor keeps KMeans' weighted
     # k-means++ seeding well defined when few rows carry any loss.
@@ -128,6 +129,15 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
                     "n_clusters_used": k}
             return int(members[np.argmin(dist)]), info
     raise AssertionError("a candidate row must belong to some cluster")
+
+
+def _count_distinct_rows(H, at_most):
+    """``min(at_most, number of distinct rows of H)``; usually from the first few rows only
+    (``np.unique`` over all 2000 x 50 rows of a search subsample takes 2 ms)."""
+    head = np.unique(H[: 4 * at_most], axis=0).shape[0]
+    if head >= at_most:
+        return at_most
+    return min(at_most, np.unique(H, axis=0).shape[0])
 
 
 # --------------------------------------------------------------------------- algorithm 2
@@ -294,10 +304,15 @@ def _best_cone_candidate(u0, r, cos_max, H, h_f, delta, generator):
     perp = perp / perp.norm(dim=1, keepdim=True).clamp_min(1e-300)
     cos = cos_max + (1 - cos_max) * torch.rand(FOLD_CANDIDATES, 1, generator=gen,
                                                dtype=torch.float64)
-    dirs = torch.cat([u0[None], cos * u0 + (1 - cos**2).sqrt() * perp])
-    acts = relu((H - h_f) @ (r * dirs).T)  # (n, n_candidates)
-    grads = delta.T @ acts / H.shape[0]  # (n_next, n_candidates)
-    return r * dirs[int(torch.argmax((grads**2).sum(dim=0)))]
+    dirs = r * torch.cat([u0[None], cos * u0 + (1 - cos**2).sqrt() * perp])
+    D = H - h_f
+    grads = torch.zeros(delta.shape[1], dirs.shape[0], dtype=D.dtype, device=D.device)
+    # In row chunks whose activations stay in cache: 3x faster than one (n, 257) product on
+    # 2000 x 50 rows (measured), whose 4 MB result and its ReLU spill to memory.
+    for start in range(0, D.shape[0], CANDIDATE_CHUNK):
+        rows = slice(start, start + CANDIDATE_CHUNK)
+        grads += delta[rows].T @ relu(D[rows] @ dirs.T)  # (n_next, n_candidates)
+    return dirs[int(torch.argmax((grads**2).sum(dim=0)))]
 
 
 def fold_incoming(h_t, h_f, *, r, H=None, delta=None, refine=True, generator=None):

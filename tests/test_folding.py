@@ -717,3 +717,14 @@ def test_fold_ascent_gradient_is_the_derivative_of_the_gradmax_objective(seed, n
     value, grad = folding._gradmax_objective_and_gradient(v.detach(), H - h_f, delta)
     assert value == pytest.approx(expected.item(), rel=1e-12, abs=1e-300)
     torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-14)
+
+
+@settings(deadline=None, max_examples=60)
+@given(n=st.integers(1, 80), d=st.integers(1, 4), n_values=st.integers(1, 5),
+       at_most=st.integers(1, 12), seed=st.integers(0, 2**16))
+def test_distinct_row_count_caps_the_clusters_exactly(n, d, n_values, at_most, seed):
+    """k-means gets ``min(n_clusters, distinct rows)`` clusters, also when the duplicates come
+    late (the count looks at the first rows first)."""
+    H = np.random.RandomState(seed).randint(0, n_values, size=(n, d)).astype(np.float64)
+    expected = min(at_most, np.unique(H, axis=0).shape[0])
+    assert folding._count_distinct_rows(H, at_most) == expected
