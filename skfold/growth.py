@@ -23,6 +23,21 @@ def _row_key(row) -> bytes:
     return np.ascontiguousarray(row, dtype=np.float64).tobytes()
 
 
+def _as_row_scalars(rows):
+    """One opaque scalar per float64 row (its bytes, as :func:`_row_key`), for ``np.isin``."""
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+
+
+def _already_folded(X_np, folded_rows):
+    """Rows of ``X_np`` in ``folded_rows``: one vectorised test (a Python loop over 2000 rows
+    took 1.7 ms of a 23 ms growth step)."""
+    if not folded_rows:
+        return np.zeros(X_np.shape[0], dtype=bool)
+    folded = np.frombuffer(b"".join(folded_rows), dtype=np.float64).reshape(-1, X_np.shape[1])
+    return np.isin(_as_row_scalars(X_np), _as_row_scalars(folded))
+
+
 def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
                   instance_selection, n_clusters, search_subsample, fold_point, rng, generator,
                   folded_rows):
@@ -70,7 +85,7 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         losses, mispredicted, predicted = folding.sample_losses(network, Xs, ys, ws, task)
         H, delta = folding.next_preactivation_grads(network, layer, Xs, ys, ws, task)
         H_np = H.double().cpu().numpy()
-        excluded = np.array([_row_key(row) in folded_rows for row in X_np])
+        excluded = _already_folded(X_np, folded_rows)
         pos, info = folding.find_typical_instance(
             H_np, losses, mispredicted, method=instance_selection, n_clusters=n_clusters,
             excluded=excluded, rng=rng)

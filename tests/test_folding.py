@@ -19,7 +19,7 @@ from sklearn.datasets import make_classification, make_regression
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 from skfold import folding
 from skfold.datasets import make_overlap_quadratic, make_sine
-from skfold.growth import THROUGH_INSTANCE, broaden_layer
+from skfold.growth import THROUGH_INSTANCE, _already_folded, _row_key, broaden_layer
 from skfold.network import GrowableMLP, activated_segment
 
 INITS = ["fold", "fold_direction", "gradmax", "random"]
@@ -728,3 +728,17 @@ def test_distinct_row_count_caps_the_clusters_exactly(n, d, n_values, at_most, s
     H = np.random.RandomState(seed).randint(0, n_values, size=(n, d)).astype(np.float64)
     expected = min(at_most, np.unique(H, axis=0).shape[0])
     assert folding._count_distinct_rows(H, at_most) == expected
+
+
+@settings(deadline=None, max_examples=60)
+@given(n=st.integers(1, 50), d=st.integers(1, 4), n_folded=st.integers(0, 6),
+       seed=st.integers(0, 2**16))
+def test_already_folded_rows_are_found_exactly(n, d, n_folded, seed):
+    """The typical instance is never picked twice: the vectorised look-up agrees with a
+    row-by-row one, duplicates and signed zeros included."""
+    rng = np.random.RandomState(seed)
+    X = rng.choice([-1.0, -0.0, 0.0, 0.5], size=(n, d))
+    folded = {_row_key(row) for row in X[rng.randint(0, n, size=n_folded)]}
+    folded.add(_row_key(rng.normal(size=d)))  # a folded row not in this subsample
+    expected = np.array([_row_key(row) in folded for row in X])
+    np.testing.assert_array_equal(_already_folded(X, folded), expected)
