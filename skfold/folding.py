@@ -231,6 +231,10 @@ def fold_point_search(segment, h_t, *, task, target, method="segment", nonnegati
     if method == "nearest":
         return nearest, None
     G, g = _region_constraints(segment, nonnegative)
+    if np.all(G @ nearest + g >= 0):
+        # The unconstrained nearest boundary point lies in the region, so it is the constrained
+        # one too: no LP and QP needed (they took 4 ms of a 20 ms growth step).
+        return nearest, None
     lp = scipy.optimize.linprog(np.zeros(h_t.size), A_ub=-G, b_ub=g, A_eq=E, b_eq=e,
                                 bounds=(None, None), method="highs")
     if lp.status == 0:
