@@ -309,6 +309,7 @@ def test_qp_solver_raising_skips_the_growth_records_it_and_training_continues(mo
                                                                              monkeypatch,
                                                                              broken):
     X, y = moons
+    monkeypatch.setattr(folding, "_in_region", lambda *args: False)  # the solvers must run
     monkeypatch.setattr(scipy.optimize, broken, raise_solver_error)
     clf = FoldGrowClassifier(solver="adam", growth_schedule="fixed", grow_every=3,
                              max_iter=12, random_state=0, learning_rate_init=0.01)
@@ -332,6 +333,7 @@ def test_qp_solver_returning_garbage_falls_back_and_the_growth_preserves_the_fun
                                              status=9, message="simulated failure")
 
     monkeypatch.setattr(scipy.optimize, "minimize", garbage)
+    monkeypatch.setattr(folding, "_in_region", lambda *args: False)  # the solvers must run
     proba = clf.predict_proba(X)
     clf.grow(X, y, n_units=2)
     assert clf.hidden_layer_sizes_ == (4,)

@@ -742,3 +742,28 @@ def test_already_folded_rows_are_found_exactly(n, d, n_folded, seed):
     folded.add(_row_key(rng.normal(size=d)))  # a folded row not in this subsample
     expected = np.array([_row_key(row) in folded for row in X])
     np.testing.assert_array_equal(_already_folded(X, folded), expected)
+
+
+@settings(deadline=None, max_examples=40)
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 6), hidden=st.integers(1, 8),
+       task=st.sampled_from(["classification", "regression"]))
+def test_segment_shortcut_gives_the_solvers_fold_point(seed, d, hidden, task):
+    """When the nearest boundary point lies in the region, ``"segment"`` returns it without
+    the LP and QP: the solvers, forced to run, find the same point."""
+    from unittest import mock
+    rng = np.random.RandomState(seed % 2**32)
+    network = _random_network(seed, d, [hidden], 2 if task == "classification" else 1)
+    h_t = rng.normal(size=d)
+    segment = activated_segment(network, h_t, 0)
+    out = segment.predict(h_t)
+    target = int(1 - np.argmax(out)) if task == "classification" else out + rng.normal(size=1)
+    assume(folding.boundary_equations(segment, h_t, task=task, target=target) is not None)
+    h_f, fallback = folding.fold_point_search(segment, h_t, task=task, target=target)
+    G, g = folding._region_constraints(segment, False)
+    assume(fallback is None and folding._in_region(h_f, G, g))
+    with mock.patch.object(folding, "_in_region", lambda *args: False):
+        solved, solved_fallback = folding.fold_point_search(segment, h_t, task=task,
+                                                            target=target)
+    assume(solved_fallback is None)
+    scale = 1.0 + np.abs(h_t).max() + np.abs(h_f).max()
+    np.testing.assert_allclose(solved, h_f, atol=1e-5 * scale)
