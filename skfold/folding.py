@@ -28,6 +28,9 @@ FOLD_ASCENT_STEPS = 25
 FOLD_CANDIDATES = 256
 #: Rows per block when the candidates are scored.
 CANDIDATE_CHUNK = 256
+#: How far behind ``x_t`` the fallback hyperplane lies, in units of the data's spread along its
+#: normal (see :func:`input_gradient_incoming`).
+FALLBACK_MARGIN = 0.05
 #: Incoming rows shorter than this fraction of the longest are ignored by :func:`incoming_scale`.
 NEGLIGIBLE_ROW = 1e-3
 _EPS = 1e-9
@@ -358,8 +361,20 @@ def fold_incoming(h_t, h_f, *, r, H=None, delta=None, refine=True, generator=Non
     return v.numpy(), float(-(v @ h_f))
 
 
-def input_gradient_incoming(network, layer, h_t, target, task, *, r, generator):
-    """Degenerate-geometry fallback: a hyperplane through ``h_t`` along the loss gradient."""
+def input_gradient_incoming(network, layer, h_t, target, task, *, r, H, generator):
+    """Degenerate-geometry fallback: a hyperplane normal to the loss gradient, just behind ``h_t``.
+
+    The direction ``u`` is the gradient of ``x_t``'s loss with respect to the layer's input
+    (random where it vanishes, as on a flat segment). DESIGN section 2 puts the hyperplane
+    through ``x_t`` itself; skfold moves it back along ``u`` by :data:`FALLBACK_MARGIN` times
+    the spread of the search rows ``H`` along ``u``, so that ``x_t`` activates the unit as
+    section 3 asks. Exactly through ``x_t``, the unit outputs 0 at ``x_t``, gives its loss no
+    first-order help, and leaves a training row on a ReLU kink, where L-BFGS's line searches
+    failed (measured on breast_cancer: three useless growths in a row, each phase ending at
+    its first line search after 50-66 evaluations).
+
+    Returns ``(v, c, h_f)``: ``v = r u``, ``c = -v . h_f`` and ``h_f = h_t - margin u``.
+    """
     param = network.weights[layer]
     h = torch.as_tensor(h_t, dtype=param.dtype, device=param.device)[None].requires_grad_(True)
     if task == "classification":
@@ -371,8 +386,11 @@ def input_gradient_incoming(network, layer, h_t, target, task, *, r, generator):
     g = grad[0].double().cpu()
     if not torch.isfinite(g).all() or g.norm() < 1e-12:
         g = torch.randn(g.shape, generator=generator, dtype=torch.float64)
-    v = r * g / g.norm()
-    return v.numpy(), float(-(v @ torch.as_tensor(h_t, dtype=torch.float64)))
+    u = (g / g.norm()).numpy()
+    spread = float(np.std(np.asarray(H, dtype=np.float64) @ u))
+    h_f = np.asarray(h_t, dtype=np.float64) - FALLBACK_MARGIN * (spread if spread > 0 else 1.0) * u
+    v = r * u
+    return v, float(-(v @ h_f)), h_f
 
 
 def random_incoming(n_in, *, generator):

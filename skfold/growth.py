@@ -14,8 +14,9 @@ from .network import activated_segment
 
 
 #: Fallback recorded when the fold point coincides with ``x_t`` (it sits on the boundary, or
-#: on the face of its region nearest a boundary outside it): the unit's hyperplane then goes
-#: through ``x_t`` along the loss gradient. Appended to an earlier fallback with ``+``.
+#: on the face of its region nearest a boundary outside it): the unit's hyperplane is then
+#: normal to the loss gradient, just behind ``x_t``
+#: (:func:`~skfold.folding.input_gradient_incoming`). Appended to an earlier fallback with ``+``.
 THROUGH_INSTANCE = "instance_on_boundary"
 
 
@@ -99,12 +100,12 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         h_f, fallback = folding.fold_point_search(
             segment, h_t, task=task, target=target, method=fold_point, nonnegative=layer > 0)
         if h_f is None or np.linalg.norm(h_t - h_f) < 1e-9 * (1 + np.linalg.norm(h_t)):
-            # no direction x_t - x_f: the hyperplane goes through x_t itself (DESIGN section 2)
+            # no direction x_t - x_f: a hyperplane along the loss gradient at x_t (DESIGN
+            # section 2), just behind x_t so that x_t activates the unit
             if h_f is not None:
                 fallback = "+".join(f for f in (fallback, THROUGH_INSTANCE) if f)
-            h_f = h_t.copy()
-            v, c = folding.input_gradient_incoming(network, layer, h_t, target, task, r=r,
-                                                   generator=generator)
+            v, c, h_f = folding.input_gradient_incoming(
+                network, layer, h_t, target, task, r=r, H=H_np, generator=generator)
         else:
             v, c = folding.fold_incoming(h_t, h_f, r=r, H=H, delta=delta,
                                          refine=init == "fold", generator=generator)

@@ -178,7 +178,7 @@ class ActivatedSegment:
         return x @ self.A.T + self.a
 
     def region_slack(self, x: np.ndarray) -> np.ndarray:
-        """``signs * (P x + p)``: all entries >= 0 exactly when ``x`` lies in the region's closure."""
+        """``signs * (P x + p)``: all >= 0 exactly when ``x`` is in the region's closure."""
         return self.signs * (x @ self.P.T + self.p)
 
 

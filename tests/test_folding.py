@@ -71,7 +71,7 @@ def _grown_units(Estimator, X, y, *, n_units=2, **params):
 
 
 def _through_x_t(event):
-    """The fallbacks after which the unit's hyperplane goes through ``x_t`` (no fold point)."""
+    """The fallbacks without a fold point: the hyperplane is normal to the loss gradient."""
     fallback = event["fallback"] or ""
     return fallback == "flat_segment" or THROUGH_INSTANCE in fallback.split("+")
 
@@ -191,13 +191,12 @@ def _check_fold_hyperplane(est, event):
     assert np.all(np.isfinite(v)) and np.isfinite(c)
     scale = np.linalg.norm(v) * (1.0 + np.abs(h_f).max())
     assert abs(v @ h_f + c) <= 1e-9 * scale  # through the fold point
-    if _through_x_t(event):
-        assert abs(v @ h_t + c) <= 1e-9 * scale  # degenerate: through x_t itself
-    else:
-        assert v @ h_t + c > 0  # x_t activates the new unit
-        # the cone: at most 75 degrees away from x_t - x_f, so x_t is well inside
-        u = (h_t - h_f) / np.linalg.norm(h_t - h_f)
-        cos = v @ u / np.linalg.norm(v)
+    assert v @ h_t + c > 0  # x_t activates the new unit (degenerate fallbacks included)
+    u = (h_t - h_f) / np.linalg.norm(h_t - h_f)
+    cos = v @ u / np.linalg.norm(v)
+    if _through_x_t(event):  # no fold point: the hyperplane is normal to x_t - x_f
+        assert cos == pytest.approx(1.0, abs=1e-9)
+    else:  # the cone: at most 75 degrees away from x_t - x_f, so x_t is well inside
         assert cos >= np.cos(np.deg2rad(folding.FOLD_CONE_DEGREES)) - 1e-9
 
 
