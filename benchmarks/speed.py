@@ -461,11 +461,15 @@ NOTES = """## Reading the results
   skfold runs its small steps on one thread by itself (`skfold.training.thread_limits`).
 - Small data: a fit's time is its iterations times the time per iteration. skfold's growth
   trains one phase per growth, from the seed width up to H, each until a plateau, so it runs
-  several times MLPClassifier's iterations; the time per iteration (function evaluations,
-  line searches, the schedule's bookkeeping) is the engine's part. Read both columns.
-- Large data: an epoch is bound by the fixed cost of a torch step (dispatch, autograd, the
-  optimizer call), not by arithmetic: compare the achieved GFLOP/s with the matmul peak.
-  That is why `batch_size="auto"` takes 1000-row batches at 1,000,000 rows.
+  several times MLPClassifier's iterations (every phase restarts L-BFGS, whose first line
+  searches take several function evaluations, and needs `n_iter_no_change` iterations to
+  see its plateau); the time per iteration (function evaluations, line searches, the growth
+  steps spread over the iterations, the schedule's bookkeeping) is the engine's part. Read
+  both columns.
+- Large data: an epoch is bound by the fixed cost of a torch step (operator dispatch of the
+  hand-written forward and backward pass, the batch gather, the optimizer call), not by
+  arithmetic: compare the achieved GFLOP/s with the matmul peak. That is why
+  `batch_size="auto"` takes 1000-row batches at 1,000,000 rows.
 """
 
 

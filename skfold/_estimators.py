@@ -873,7 +873,9 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         ``"nearest"``: the slides' projection of ``x_t`` onto its segment's decision boundary.
         ``"segment"``: the nearest boundary point inside the closure of the segment's region (a
         small convex QP), falling back to the region's point nearest the projection when the
-        boundary misses the region.
+        boundary misses the region. Where there is no fold point (a flat segment, or ``x_t``
+        already on the boundary) the unit's hyperplane is normal to the loss gradient at ``x_t``
+        and lies just behind it, and ``growth_history_`` records the fallback.
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
         ``"auto"`` uses full-batch L-BFGS up to 10,000 training rows and Adam above
         (``partial_fit`` always uses Adam with ``"auto"``).
