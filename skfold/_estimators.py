@@ -424,7 +424,8 @@ class BaseFoldGrow(BaseEstimator):
 
             nonfinite = self._trainer.n_nonfinite_losses
             _, converged = self._trainer.lbfgs(X, y, sw, max_iter=budget, gtol=1e-8,
-                                               callback=end_iteration)
+                                               callback=end_iteration,
+                                               stuck_gradient=self.tol)
             ran = self.n_iter_ - start
             if self._trainer.n_nonfinite_losses > nonfinite:
                 # L-BFGS-B ends its run at a non-finite line-search trial: not a convergence.

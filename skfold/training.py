@@ -22,6 +22,9 @@ EVAL_CHUNK = 16384
 # faster L-BFGS on make_moons(500) with one thread on 2 cores, and 1.5x (idle) to 8x (busy
 # cores) faster Adam steps of 1,000 to 16,000 rows x 50-64-2 (3 to 53 million multiply-adds).
 SINGLE_THREAD_WORK = 32_000_000
+#: Full-batch Adam steps that move a stuck L-BFGS run off a ReLU kink (:meth:`Trainer.lbfgs`).
+KICK_STEPS = 10
+ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-8  # torch's and scikit-learn's defaults
 #: ``batch_size="auto"`` keeps an epoch to about this many mini-batch steps on large data.
 AUTO_STEPS_PER_EPOCH = 1000
 
@@ -269,14 +272,16 @@ class Trainer:
             total.add_(loss, alpha=idx.shape[0])
         return float(total) / n
 
-    def lbfgs(self, X, y, sample_weight, *, max_iter, gtol, callback):
+    def lbfgs(self, X, y, sample_weight, *, max_iter, gtol, callback, stuck_gradient=np.inf):
         """Full-batch L-BFGS-B (SciPy) on :func:`objective_and_gradient`, as scikit-learn's MLP.
 
         ``callback(loss)`` is called after each iteration with the network holding that
         iteration's weights; a true return value stops the run. Returns ``(n_iter, converged)``,
         where ``converged`` means L-BFGS itself stopped before ``max_iter``. ``gtol`` must be
         far below the loss tolerance: a freshly grown unit's outgoing gradient is small, and
-        L-BFGS would otherwise stop at once and never use it.
+        L-BFGS would otherwise stop at once and never use it. A run that stops on a failed line
+        search while the largest gradient entry is at least ``stuck_gradient`` is kicked off
+        its ReLU kink by :data:`KICK_STEPS` Adam steps and resumed, once per call.
         """
         params = list(self.network.parameters())
         sizes = [p.numel() for p in params]
@@ -312,41 +317,47 @@ class Trainer:
             if callback(float(intermediate_result.fun)):
                 raise StopIteration
 
-        def run(theta):
+        def run(theta, budget=max_iter):
             return scipy.optimize.minimize(
                 fun, theta, jac=True, method="L-BFGS-B", callback=on_iteration,
-                options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter),
+                options={"maxiter": budget, "maxfun": max(15000, 2 * budget),
                          "gtol": gtol, "ftol": 0.0},
             )
 
+        def kick(theta):
+            # Full-batch Adam steps (Kingma & Ba's update, on the flat parameter vector): each
+            # moves every weight by about the learning rate whether or not the loss goes
+            # down, which a line search never does. Written out rather than torch.optim.Adam,
+            # whose first use in a process costs about a second of imports.
+            first, second = np.zeros_like(theta), np.zeros_like(theta)
+            for step in range(1, KICK_STEPS + 1):
+                grad = fun(theta)[1]
+                first = ADAM_BETAS[0] * first + (1 - ADAM_BETAS[0]) * grad
+                second = ADAM_BETAS[1] * second + (1 - ADAM_BETAS[1]) * grad * grad
+                unbiased = first / (1 - ADAM_BETAS[0] ** step)
+                scale = np.sqrt(second / (1 - ADAM_BETAS[1] ** step)) + ADAM_EPSILON
+                theta = theta - self.learning_rate * unbiased / scale
+            return theta
+
         theta0 = torch.cat([p.detach().reshape(-1) for p in params]).double().cpu().numpy()
+        nonfinite = self.n_nonfinite_losses
         result = run(theta0)
-        if result.nit == 0 and result.status == 2:
-            # The line search failed at the start: L-BFGS tends to end with a training row on a
-            # ReLU corner, where the gradient is no derivative, and a grown network restarts
-            # there. A backtracking gradient step moves off the corner; L-BFGS resumes from it.
-            theta1 = _armijo_step(fun, theta0)
-            if theta1 is not None:
-                result = run(theta1)
+        n_iter = result.nit
+        stuck = (result.status in (0, 2) and n_iter < max_iter
+                 and self.n_nonfinite_losses == nonfinite
+                 and np.abs(fun(result.x)[1]).max() >= stuck_gradient)
+        if stuck:
+            # L-BFGS stopped because no step along its direction lowers the loss although the
+            # gradient is not small: a training row sits on a ReLU kink, where the gradient is
+            # no derivative (typical right after a growth, and what left GradMax's zero-input
+            # units dead and stalled growth on spirals and sine_1d). A few Adam steps move off
+            # the kink; L-BFGS resumes from there with the rest of its budget.
+            result = run(kick(result.x), max_iter - n_iter)
+            n_iter += result.nit
         load(result.x)
         stopped_by_callback = result.status == 99
-        converged = not stopped_by_callback and (result.status == 0 or result.nit < max_iter)
-        return int(result.nit), bool(converged)
-
-
-def _armijo_step(fun, theta, max_halvings=30):
-    """A gradient step with Armijo backtracking from ``theta``; None if none decreases ``fun``."""
-    f0, g = fun(theta)
-    g_norm = float(np.linalg.norm(g))
-    if not np.isfinite(f0) or g_norm == 0.0:
-        return None
-    step = 1.0 / g_norm
-    for _ in range(max_halvings):
-        candidate = theta - step * g
-        if fun(candidate)[0] < f0 - 1e-4 * step * g_norm**2:
-            return candidate
-        step *= 0.5
-    return None
+        converged = not stopped_by_callback and (result.status == 0 or n_iter < max_iter)
+        return int(n_iter), bool(converged)
 
 
 def _fused_if_supported(optimizer_class, params, **kwargs):

@@ -123,15 +123,3 @@ def test_objective_penalty_matches_sklearn_scaling():
     expected = 0.5 * 2.0 * sum(float((w.detach() ** 2).sum()) for w in network.weights) / 2.0
     value = float(objective(network, X, y, sw, "regression", alpha=2.0).detach())
     assert np.isclose(value, expected, rtol=1e-12)
-
-
-def test_armijo_step_decreases_a_function_and_gives_up_at_its_minimum():
-    from skfold.training import _armijo_step
-
-    def fun(theta):
-        return float((theta**2).sum()), 2 * theta
-
-    theta = np.array([3.0, -4.0])
-    step = _armijo_step(fun, theta)
-    assert fun(step)[0] < fun(theta)[0]
-    assert _armijo_step(fun, np.zeros(2)) is None

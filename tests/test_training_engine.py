@@ -209,3 +209,47 @@ def test_hand_written_gradient_equals_autograd(seed, n, depth, task, weighted, a
     for g, e in zip(grads, expected):
         assert g.shape == e.shape and g.dtype == dtype
         torch.testing.assert_close(g, e, rtol=tol * 10, atol=tol * 10)
+
+
+def _stuck_then_real_minimize(calls):
+    """scipy's minimize whose first run 'fails its line search' at the start point."""
+    import scipy.optimize
+    real = scipy.optimize.minimize
+
+    def fake(fun, x0, *args, **kwargs):
+        calls.append((np.array(x0), kwargs["options"]["maxiter"]))
+        if len(calls) == 1:
+            value, grad = fun(x0)
+            return scipy.optimize.OptimizeResult(x=np.array(x0), fun=value, jac=grad, nit=0,
+                                                 status=2, message="ABNORMAL", success=False)
+        return real(fun, x0, *args, **kwargs)
+    return fake
+
+
+@pytest.mark.parametrize("stuck_gradient, kicked", [(1e-4, True), (np.inf, False)])
+def test_lbfgs_stuck_on_a_kink_is_kicked_by_adam_steps_and_resumed(monkeypatch, stuck_gradient,
+                                                                   kicked):
+    """A run that stops on a failed line search with a large gradient is moved by a few Adam
+    steps (every weight by about the learning rate) and resumed with the rest of its budget."""
+    import skfold.training as training
+    gen = torch.Generator().manual_seed(0)
+    network = GrowableMLP.initialize(2, [4], 2, generator=gen, dtype=torch.float64,
+                                     device="cpu")
+    X = torch.randn(60, 2, generator=gen, dtype=torch.float64)
+    y = (X[:, 0] * X[:, 1] > 0).long()
+    calls = []
+    monkeypatch.setattr(training.scipy.optimize, "minimize", _stuck_then_real_minimize(calls))
+    trainer = Trainer(network, solver="lbfgs", learning_rate=1e-2, momentum=0.0, alpha=1e-4,
+                      batch_size=60, task="classification", generator=gen)
+    n_iter, _ = trainer.lbfgs(X, y, torch.ones(60, dtype=torch.float64), max_iter=50,
+                              gtol=1e-8, callback=lambda loss: False,
+                              stuck_gradient=stuck_gradient)
+    if not kicked:
+        assert len(calls) == 1 and n_iter == 0
+        return
+    (start, budget0), (resumed_from, budget1) = calls
+    assert budget0 == 50 and budget1 == 50  # the stuck run used none of its 50 iterations
+    moved = np.abs(resumed_from - start)
+    # 10 Adam steps of 1e-2: each weight with a gradient moves, by at most 10 x 1e-2 (+ slack)
+    assert moved.max() <= 10 * 1e-2 * 1.01 and (moved > 1e-3).mean() > 0.5
+    assert 0 < n_iter <= 50
