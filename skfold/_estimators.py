@@ -879,7 +879,9 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         and lies just behind it, and ``growth_history_`` records the fallback.
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
         ``"auto"`` uses full-batch L-BFGS up to 10,000 training rows and Adam above
-        (``partial_fit`` always uses Adam with ``"auto"``).
+        (``partial_fit`` always uses Adam with ``"auto"``). An L-BFGS run whose line search
+        fails on a ReLU kink while the largest gradient entry is still above ``tol`` is moved
+        off the kink by a few full-batch Adam steps and resumed.
     alpha : float, default=1e-4
         L2 penalty, scaled as in ``MLPClassifier``.
     batch_size : int or "auto", default="auto"
