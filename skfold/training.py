@@ -22,6 +22,11 @@ EVAL_CHUNK = 16384
 # faster L-BFGS on make_moons(500) with one thread on 2 cores, and 1.5x (idle) to 8x (busy
 # cores) faster Adam steps of 1,000 to 16,000 rows x 50-64-2 (3 to 53 million multiply-adds).
 SINGLE_THREAD_WORK = 32_000_000
+#: Function evaluations an L-BFGS line search may take (SciPy's default is 20). One that finds
+#: no step in 10 has met a ReLU kink, where the Adam kick below does better than 10 more trials:
+#: measured over 8 seeds, 28 % less fit time on make_moons(1000) and 16 % on breast_cancer, at
+#: equal test accuracy.
+LBFGS_MAX_LINE_SEARCH = 10
 #: Full-batch Adam steps that move a stuck L-BFGS run off a ReLU kink (:meth:`Trainer.lbfgs`).
 KICK_STEPS = 10
 ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-8  # torch's and scikit-learn's defaults
@@ -321,7 +326,7 @@ class Trainer:
             return scipy.optimize.minimize(
                 fun, theta, jac=True, method="L-BFGS-B", callback=on_iteration,
                 options={"maxiter": budget, "maxfun": max(15000, 2 * budget),
-                         "gtol": gtol, "ftol": 0.0},
+                         "gtol": gtol, "ftol": 0.0, "maxls": LBFGS_MAX_LINE_SEARCH},
             )
 
         def kick(theta):
