@@ -292,17 +292,18 @@ class Trainer:
         sizes = [p.numel() for p in params]
         sample_weight = _unless_all_ones(sample_weight)
 
-        loaded = [None]
+        loaded = None
 
         def load(theta):
+            nonlocal loaded
             # The iteration callback is usually handed the point evaluated last: skip the copy.
-            if loaded[0] is not None and np.array_equal(loaded[0], theta):
+            if loaded is not None and np.array_equal(loaded, theta):
                 return
             flat = torch.as_tensor(theta, dtype=params[0].dtype, device=params[0].device)
             with torch.no_grad():
                 for p, chunk in zip(params, torch.split(flat, sizes)):
                     p.copy_(chunk.view_as(p))
-            loaded[0] = theta.copy()
+            loaded = theta.copy()
 
         def fun(theta):
             load(theta)
@@ -350,7 +351,7 @@ class Trainer:
         n_iter = result.nit
         stuck = (result.status in (0, 2) and n_iter < max_iter
                  and self.n_nonfinite_losses == nonfinite
-                 and np.abs(fun(result.x)[1]).max() >= stuck_gradient)
+                 and np.abs(result.jac).max() >= stuck_gradient)
         if stuck:
             # L-BFGS stopped because no step along its direction lowers the loss although the
             # gradient is not small: a training row sits on a ReLU kink, where the gradient is
