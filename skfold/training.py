@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from threadpoolctl import ThreadpoolController
 
+from . import numpy_objective
 from .network import GrowableMLP, relu, relu_backward
 
 # Rows per forward pass when a computation runs over a whole (possibly large) data set. Small
@@ -278,7 +279,8 @@ class Trainer:
         return float(total) / n
 
     def lbfgs(self, X, y, sample_weight, *, max_iter, gtol, callback, stuck_gradient=np.inf):
-        """Full-batch L-BFGS-B (SciPy) on :func:`objective_and_gradient`, as scikit-learn's MLP.
+        """Full-batch L-BFGS-B (SciPy), as scikit-learn's MLP, on the objective of
+        :func:`objective_and_gradient` (evaluated in NumPy on CPU, see :meth:`_flat_objective`).
 
         ``callback(loss)`` is called after each iteration with the network holding that
         iteration's weights; a true return value stops the run. Returns ``(n_iter, converged)``,
@@ -305,16 +307,13 @@ class Trainer:
                     p.copy_(chunk.view_as(p))
             loaded = theta.copy()
 
+        value_and_gradient = self._flat_objective(X, y, sample_weight, params, load)
+
         def fun(theta):
-            load(theta)
-            with torch.no_grad():
-                loss, grads = objective_and_gradient(self.network, X, y, sample_weight,
-                                                     self.task, self.alpha)
-            value = float(loss)
+            value, grad = value_and_gradient(theta)
             if not np.isfinite(value):
                 self.n_nonfinite_losses += 1
                 return np.inf, np.zeros_like(theta)
-            grad = torch.cat([g.reshape(-1) for g in grads]).double().cpu().numpy()
             self.last_gradient_max = float(np.abs(grad).max()) if grad.size else 0.0
             return value, grad
 
@@ -364,6 +363,40 @@ class Trainer:
         stopped_by_callback = result.status == 99
         converged = not stopped_by_callback and (result.status == 0 or n_iter < max_iter)
         return int(n_iter), bool(converged)
+
+    def _flat_objective(self, X, y, sample_weight, params, load):
+        """``theta -> (loss, gradient)`` over the flat float64 parameter vector L-BFGS works on.
+
+        On CPU in float64 the NumPy back-propagation (:mod:`skfold.numpy_objective`) reads the
+        weights straight from ``theta``, and the network is loaded only once per iteration;
+        elsewhere (a GPU) the network is loaded and torch's :func:`objective_and_gradient` runs.
+        """
+        if X.device.type == "cpu" and params[0].dtype == torch.float64:
+            # one transposed copy of the data per run (see numpy_objective for the layout)
+            X_columns = np.ascontiguousarray(X.numpy().T)
+            y_np = y.numpy() if self.task == "classification" else np.ascontiguousarray(
+                y.numpy().T)
+            sw_np = None if sample_weight is None else sample_weight.numpy()
+            shapes = [tuple(p.shape) for p in params]
+            bounds = np.cumsum([0] + [p.numel() for p in params])
+            n_layers = len(self.network.weights)
+
+            def on_cpu(theta):
+                arrays = [theta[a:b].reshape(shape)
+                          for a, b, shape in zip(bounds[:-1], bounds[1:], shapes)]
+                loss, grads = numpy_objective.objective_and_gradient(
+                    arrays[:n_layers], arrays[n_layers:], X_columns, y_np, sw_np, self.task,
+                    self.alpha)
+                return loss, np.concatenate([g.ravel() for g in grads])
+            return on_cpu
+
+        def on_device(theta):
+            load(theta)
+            with torch.no_grad():
+                loss, grads = objective_and_gradient(self.network, X, y, sample_weight,
+                                                     self.task, self.alpha)
+            return float(loss), torch.cat([g.reshape(-1) for g in grads]).double().cpu().numpy()
+        return on_device
 
 
 def _fused_if_supported(optimizer_class, params, **kwargs):

@@ -161,19 +161,28 @@ def test_partial_fit_keeps_training_after_a_divergence(moons, monkeypatch):
     assert_finite_model(reg, X)
 
 
+def wrap_lbfgs_objectives(monkeypatch, wrapper):
+    """Wrap both back-propagations L-BFGS may evaluate (NumPy on CPU, torch on a GPU)."""
+    monkeypatch.setattr(training, "objective_and_gradient",
+                        wrapper(training.objective_and_gradient))
+    monkeypatch.setattr(training.numpy_objective, "objective_and_gradient",
+                        wrapper(training.numpy_objective.objective_and_gradient))
+
+
 @pytest.mark.parametrize("every", [3, 1])
 def test_lbfgs_meeting_a_non_finite_loss_rolls_back_and_warns(moons, monkeypatch, every):
     """L-BFGS-B ends its run at a non-finite trial point; that must not count as converged."""
     X, y = moons
-    original = training.objective_and_gradient
     calls = []
 
-    def flaky(*args, **kwargs):
-        calls.append(1)
-        value, grads = original(*args, **kwargs)
-        return (value * float("nan") if len(calls) % every == 0 else value), grads
+    def flaky(original):
+        def evaluate(*args, **kwargs):
+            calls.append(1)
+            value, grads = original(*args, **kwargs)
+            return (value * float("nan") if len(calls) % every == 0 else value), grads
+        return evaluate
 
-    monkeypatch.setattr(training, "objective_and_gradient", flaky)
+    wrap_lbfgs_objectives(monkeypatch, flaky)
     clf = FoldGrowClassifier(solver="lbfgs", max_iter=60, random_state=0)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -236,16 +245,17 @@ def test_keyboard_interrupt_during_growth_leaves_a_consistent_network(moons, mon
 
 def test_keyboard_interrupt_inside_lbfgs_restores_the_best_iterate(moons, monkeypatch):
     X, y = moons
-    original = training.objective_and_gradient
     calls = []
 
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 25:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
+    def interrupted(original):
+        def evaluate(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 25:
+                raise KeyboardInterrupt
+            return original(*args, **kwargs)
+        return evaluate
 
-    monkeypatch.setattr(training, "objective_and_gradient", interrupted)
+    wrap_lbfgs_objectives(monkeypatch, interrupted)
     clf = FoldGrowClassifier(solver="lbfgs", growth_schedule="none", max_iter=200,
                              random_state=0, alpha=0.0)
     with pytest.warns(UserWarning, match="interrupted"):

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import skfold._estimators
+from skfold import numpy_objective
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 from skfold.network import GrowableMLP, relu
 from skfold.training import (Trainer, auto_batch_size, objective, objective_and_gradient,
@@ -194,8 +195,9 @@ def test_hand_written_gradient_equals_autograd(seed, n, depth, task, weighted, a
     network = GrowableMLP.initialize(4, [3] * depth, n_out, generator=gen, dtype=dtype,
                                      device="cpu")
     X = torch.randn(n, 4, generator=gen, dtype=dtype)
-    with torch.no_grad():  # put row 0 exactly on unit 0's hyperplane: z = 0 there
-        network.biases[0][0] = -(network.weights[0][0] @ X[0])
+    with torch.no_grad():  # put row 0 exactly on unit 0's hyperplane: z = 0 there, exactly
+        network.weights[0][0] = torch.tensor([1.0, 0.0, 0.0, 0.0])  # in any summation order
+        network.biases[0][0] = -X[0, 0]
     y = (torch.randint(0, n_out, (n,), generator=gen) if task == "classification"
          else torch.randn(n, n_out, generator=gen, dtype=dtype))
     sw = torch.rand(n, generator=gen, dtype=dtype) + 0.1 if weighted else None
@@ -209,6 +211,21 @@ def test_hand_written_gradient_equals_autograd(seed, n, depth, task, weighted, a
     for g, e in zip(grads, expected):
         assert g.shape == e.shape and g.dtype == dtype
         torch.testing.assert_close(g, e, rtol=tol * 10, atol=tol * 10)
+
+    if dtype != torch.float64:
+        return
+    # The NumPy back-propagation L-BFGS evaluates on CPU (rows as columns, always float64)
+    # computes the same, the row on the hyperplane included.
+    weights = [w.detach().double().numpy() for w in network.weights]
+    biases = [b.detach().double().numpy() for b in network.biases]
+    y_np = y.numpy() if task == "classification" else y.double().numpy().T.copy()
+    sw_np = None if sw is None else sw.double().numpy()
+    np_value, np_grads = numpy_objective.objective_and_gradient(
+        weights, biases, X.double().numpy().T.copy(), y_np, sw_np, task, alpha)
+    assert np_value == pytest.approx(loss.item(), rel=tol, abs=tol)
+    for g, e in zip(np_grads, expected):
+        assert g.shape == tuple(e.shape)
+        np.testing.assert_allclose(g, e.double().numpy(), rtol=tol * 10, atol=tol * 10)
 
 
 def _stuck_then_real_minimize(calls):
@@ -253,3 +270,40 @@ def test_lbfgs_stuck_on_a_kink_is_kicked_by_adam_steps_and_resumed(monkeypatch, 
     # 10 Adam steps of 1e-2: each weight with a gradient moves, by at most 10 x 1e-2 (+ slack)
     assert moved.max() <= 10 * 1e-2 * 1.01 and (moved > 1e-3).mean() > 0.5
     assert 0 < n_iter <= 50
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_lbfgs_cpu_objective_matches_the_torch_one_and_is_the_one_used(task, monkeypatch):
+    """On CPU L-BFGS evaluates the NumPy back-propagation straight from its parameter vector;
+    it gives the loss and gradient the torch path (used on a GPU) gives for the same vector."""
+    gen = torch.Generator().manual_seed(3)
+    network = GrowableMLP.initialize(3, [5, 4], 2, generator=gen, dtype=torch.float64,
+                                     device="cpu")
+    X = torch.randn(50, 3, generator=gen, dtype=torch.float64)
+    y = ((X[:, 0] > 0).long() if task == "classification"
+         else torch.randn(50, 2, generator=gen, dtype=torch.float64))
+    sw = torch.rand(50, generator=gen, dtype=torch.float64) + 0.5
+    trainer = Trainer(network, solver="lbfgs", learning_rate=1e-3, momentum=0.0, alpha=0.3,
+                      batch_size=50, task=task, generator=gen)
+    params = list(network.parameters())
+    loaded = []
+    on_cpu = trainer._flat_objective(X, y, sw, params, loaded.append)
+    theta = np.random.default_rng(0).normal(size=sum(p.numel() for p in params))
+    value, grad = on_cpu(theta)
+    assert not loaded  # the CPU path reads theta itself: no copy into the network
+
+    with torch.no_grad():
+        for p, chunk in zip(params, torch.split(torch.from_numpy(theta), [p.numel()
+                                                                          for p in params])):
+            p.copy_(chunk.view_as(p))
+        torch_value, torch_grads = objective_and_gradient(network, X, y, sw, task, 0.3)
+    assert value == pytest.approx(float(torch_value), rel=1e-12)
+    np.testing.assert_allclose(grad, torch.cat([g.reshape(-1) for g in torch_grads]).numpy(),
+                               rtol=1e-10, atol=1e-12)
+
+    used = []
+    real = numpy_objective.objective_and_gradient
+    monkeypatch.setattr(numpy_objective, "objective_and_gradient",
+                        lambda *a, **k: used.append(1) or real(*a, **k))
+    trainer.lbfgs(X, y, sw, max_iter=3, gtol=1e-8, callback=lambda loss: False)
+    assert used

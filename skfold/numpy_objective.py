@@ -1,0 +1,90 @@
+"""The training objective and its gradient in NumPy: the L-BFGS path on CPU.
+
+The same computation as :func:`skfold.training.objective_and_gradient`, for full-batch L-BFGS
+on small data, where the time goes to per-operation overhead rather than arithmetic: a torch
+operator costs several microseconds to dispatch, a NumPy one about one. Measured inside
+SciPy's L-BFGS-B (function evaluation plus SciPy's own work, one thread), 113-126 us against
+313-328 us per evaluation on make_moons(750) with 14 units and 95 us against 255 us on
+breast_cancer's 426 x 30 rows with 4 units; scikit-learn's MLP takes 199 us on the former.
+The two implementations agree to rounding (``tests/test_training_engine.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: ReLU passes ``z > -tiny`` (derivative 1 at exactly 0), as :func:`skfold.network.relu`.
+_TINY = np.finfo(np.float64).tiny
+
+
+def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, alpha):
+    """Sample-weighted mean loss plus the L2 penalty, and its gradient, by back-propagation.
+
+    Rows are columns here (``X_columns`` is ``X.T``, C-ordered): every reduction over the
+    classes or the units of a row then runs across contiguous rows of the array, and every
+    reduction over the samples along one, which NumPy does at full speed (reducing the short
+    rows of an ``(n, 2)`` array is element by element). Measured 1.6x faster evaluations than
+    the row-major layout.
+
+    Parameters
+    ----------
+    weights, biases : list of ndarray
+        ``weights[l]`` of shape ``(n_out_l, n_in_l)``, ``biases[l]`` of shape ``(n_out_l,)``;
+        the last layer is the linear output.
+    X_columns : ndarray of shape (n_features, n)
+    y : ndarray
+        Class indices of shape ``(n,)`` (classification) or targets ``(n_outputs, n)``.
+    sample_weight : ndarray of shape (n,) or None
+        None stands for all-ones weights.
+    task : {"classification", "regression"}
+    alpha : float
+        L2 penalty, scaled as scikit-learn's: ``alpha/2 * ||W||^2 / sum(sample_weight)``.
+
+    Returns
+    -------
+    loss : float
+    grads : list of ndarray
+        One per parameter, weights first, then biases (``network.parameters()`` order).
+    """
+    inputs, preactivations = [X_columns], []
+    h = X_columns
+    for w, b in zip(weights[:-1], biases[:-1]):
+        z = w @ h
+        z += b[:, None]
+        h = np.where(z > -_TINY, z, 0.0)
+        inputs.append(h)
+        preactivations.append(z)
+    out = weights[-1] @ h
+    out += biases[-1][:, None]
+    n = X_columns.shape[1]
+    if task == "classification":
+        out -= out.max(axis=0)
+        exp = np.exp(out)
+        total = exp.sum(axis=0)
+        samples = np.arange(n)
+        losses = np.log(total) - out[y, samples]
+        d_out = exp / total
+        d_out[y, samples] -= 1.0
+    else:
+        residual = out - y
+        losses = 0.5 * (residual * residual).mean(axis=0)
+        d_out = residual / out.shape[0]
+    if sample_weight is None:
+        sw_sum, data_loss = n, losses.mean()
+        d_out /= n
+    else:
+        sw_sum = sample_weight.sum()
+        data_loss = losses @ sample_weight / sw_sum
+        d_out *= sample_weight / sw_sum
+    penalty_scale = alpha / sw_sum
+    loss = data_loss + 0.5 * penalty_scale * sum(np.vdot(w, w) for w in weights)
+    grad_w, grad_b = [None] * len(weights), [None] * len(weights)
+    for layer in range(len(weights) - 1, -1, -1):
+        grad = d_out @ inputs[layer].T
+        grad += penalty_scale * weights[layer]
+        grad_w[layer] = grad
+        grad_b[layer] = d_out.sum(axis=1)
+        if layer:
+            d_out = weights[layer].T @ d_out
+            d_out[preactivations[layer - 1] <= -_TINY] = 0.0
+    return float(loss), grad_w + grad_b
