@@ -120,6 +120,37 @@ def test_partial_fit_is_unavailable_for_lbfgs():
     assert hasattr(FoldGrowRegressor(solver="adam"), "partial_fit")
 
 
+@pytest.mark.parametrize("n_classes, max_hidden_units, expected", [
+    (2, 32, 2), (3, 32, 3), (10, 32, 10), (10, 6, 6)])
+def test_auto_seed_width_is_one_unit_per_class(n_classes, max_hidden_units, expected):
+    """The default seed has as many units as the output layer (at least 2, at most
+    ``max_hidden_units``), so no class starts behind a rank bottleneck."""
+    X, y = make_classification(n_samples=20 * n_classes, n_features=12, n_informative=8,
+                               n_classes=n_classes, random_state=0)
+    clf = FoldGrowClassifier(max_hidden_units=max_hidden_units, growth_schedule="none",
+                             max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert clf.hidden_units_ == expected and clf.hidden_layer_sizes_ == (expected,)
+    explicit = clone(clf).set_params(hidden_units=3, max_hidden_units=32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert explicit.fit(X, y).hidden_units_ == 3
+
+
+@pytest.mark.parametrize("n_outputs, expected", [(1, 2), (4, 4)])
+def test_auto_seed_width_of_a_regressor_is_one_unit_per_output(n_outputs, expected):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ rng.normal(size=(3, n_outputs))
+    reg = FoldGrowRegressor(growth_schedule="none", max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y.ravel() if n_outputs == 1 else y)
+    assert reg.hidden_units_ == expected
+
+
 def test_warm_start_continues_from_the_grown_network(moons):
     X, y = moons
     clf = FoldGrowClassifier(max_hidden_units=4, random_state=0, warm_start=True).fit(X, y)

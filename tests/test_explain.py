@@ -108,10 +108,10 @@ def test_growth_history_reads_as_a_dataframe(moons):
 def test_explain_unit_points_at_the_training_instance_it_was_grown_for(moons):
     X, y = moons
     clf = _fit(X, y)
-    for unit in range(clf.hidden_units):
+    for unit in range(clf.hidden_units_):
         seed = clf.explain_unit(unit)
         assert seed["origin"] == "seed" and "seed unit" in seed["summary"]
-    grown = range(clf.hidden_units, clf.hidden_layer_sizes_[0])
+    grown = range(clf.hidden_units_, clf.hidden_layer_sizes_[0])
     assert len(grown) >= 1
     for unit in grown:
         why = clf.explain_unit(unit)

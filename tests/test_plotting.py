@@ -171,7 +171,7 @@ def test_plot_growth_marks_every_growth_and_the_width_over_time(grown_pipeline):
     np.testing.assert_allclose(loss_line.get_ydata(), clf.loss_curve_)
     assert len(_artists(ax_loss, "growth")) == len({e["growth"] for e in _folded(clf)})
     units = ax_units.get_lines()[0].get_ydata()
-    assert units[0] == clf.hidden_units
+    assert units[0] == clf.hidden_units_
     assert units[-1] == sum(clf.growth_history_[-1]["hidden_layer_sizes"])
     assert np.all(np.diff(units) >= 0)
     assert ax_units.get_xlabel().startswith("epoch") and ax_loss.get_ylabel() == "loss"
