@@ -307,3 +307,23 @@ def test_lbfgs_cpu_objective_matches_the_torch_one_and_is_the_one_used(task, mon
                         lambda *a, **k: used.append(1) or real(*a, **k))
     trainer.lbfgs(X, y, sw, max_iter=3, gtol=1e-8, callback=lambda loss: False)
     assert used
+
+
+def test_lbfgs_through_the_torch_path_reaches_the_numpy_paths_loss():
+    """The torch evaluation (what a GPU runs; on CPU it serves float32 networks) drives L-BFGS
+    to the same loss as the NumPy one."""
+    losses = {}
+    for dtype in (torch.float64, torch.float32):
+        gen = torch.Generator().manual_seed(0)
+        network = GrowableMLP.initialize(2, [6], 2, generator=gen, dtype=dtype, device="cpu")
+        X = torch.randn(200, 2, generator=gen, dtype=torch.float64)
+        y = (X[:, 0] * X[:, 1] > 0).long()
+        trainer = Trainer(network, solver="lbfgs", learning_rate=1e-3, momentum=0.0,
+                          alpha=1e-4, batch_size=200, task="classification", generator=gen)
+        trainer.lbfgs(X.to(dtype), y, torch.ones(200, dtype=dtype), max_iter=30, gtol=1e-8,
+                      callback=lambda loss: False)
+        with torch.no_grad():
+            losses[dtype] = float(objective(network, X.to(dtype), y, None, "classification",
+                                            1e-4))
+    assert losses[torch.float32] == pytest.approx(losses[torch.float64], rel=0.05)
+    assert losses[torch.float64] < 0.6 * np.log(2)  # it trained: well below chance
