@@ -54,11 +54,11 @@ def grown_models(task, cfg):
     """Label -> unfitted grown estimator (in its preprocessing wrapper)."""
     cls = FoldGrowClassifier if task == "classification" else FoldGrowRegressor
     H = cfg["max_hidden_units"]
-    common = dict(hidden_units=2, max_hidden_units=H, max_iter=cfg["max_iter"], random_state=SEED)
+    common = dict(max_hidden_units=H, max_iter=cfg["max_iter"], random_state=SEED)
     # n_iter_no_change=grow_every: a plateau inside a growth phase must not end the fit (with
     # the default 10, "fixed" stops for good at the first plateau, e.g. at 2 units on spirals).
     fixed = dict(growth_schedule="fixed", grow_every=cfg["grow_every"],
-                 n_iter_no_change=cfg["grow_every"], growth_patience=H)
+                 n_iter_no_change=cfg["grow_every"], growth_patience=H, hidden_units=2)
     models = {label: cls(**fixed, **common, **params)
               for label, params in GROWN.items()}
     models[DEFAULTS_ROW] = cls(**common)
@@ -216,7 +216,8 @@ def main():
         f"stops growing early: see issue4_findings.md), `max_iter={cfg['max_iter']}`, "
         "other parameters at their defaults (solver `auto` = L-BFGS at these sizes). Folding "
         "skips a growth when no training row is mis-predicted, so its width can stay below "
-        f"{H}. `{DEFAULTS_ROW}`: only `max_hidden_units={H}` set.",
+        f"{H}. `{DEFAULTS_ROW}`: only `max_hidden_units={H}` set (so the seed has a unit per "
+        "class, at least 2).",
         f"- MLP rows: scikit-learn MLP, one hidden layer, `max_iter={cfg['max_iter']}`, Adam "
         f"(default) or L-BFGS, of the width `{HEADLINE}` reached in that fold, and of width "
         f"{wide}.",
