@@ -425,8 +425,8 @@ class BaseFoldGrow(BaseEstimator):
         if self._solver == "lbfgs":
             start = self.n_iter_
 
-            def end_iteration(loss):
-                self._end_epoch(loss)
+            def end_iteration(loss, weights):
+                self._end_epoch(loss, snapshot=weights)
                 # scikit-learn's L-BFGS convergence (max gradient below tol), but only once
                 # the phase has run n_iter_no_change iterations: a freshly grown unit's
                 # gradient starts below tol and must get the chance to grow.
@@ -439,7 +439,8 @@ class BaseFoldGrow(BaseEstimator):
             nonfinite = self._trainer.n_nonfinite_losses
             _, converged = self._trainer.lbfgs(X, y, sw, max_iter=budget, gtol=1e-8,
                                                callback=end_iteration,
-                                               stuck_gradient=self.tol)
+                                               stuck_gradient=self.tol,
+                                               load_each_iteration=self._val is not None)
             ran = self.n_iter_ - start
             if self._trainer.n_nonfinite_losses > nonfinite:
                 # L-BFGS-B ends its run at a non-finite line-search trial: not a convergence.
@@ -463,7 +464,9 @@ class BaseFoldGrow(BaseEstimator):
                 return ran, True
         return budget, False
 
-    def _end_epoch(self, loss):
+    def _end_epoch(self, loss, snapshot=None):
+        """Book-keeping after an epoch; ``snapshot()`` (default :meth:`_snapshot`) gives the
+        epoch's weights should they be the best so far."""
         self.n_iter_ += 1
         self.loss_curve_.append(loss)
         monitored = loss
@@ -480,7 +483,7 @@ class BaseFoldGrow(BaseEstimator):
         self._phase_best = min(self._phase_best, monitored)
         self._last_monitored = monitored
         if self._schedule.observe(monitored):
-            self._best = self._snapshot()
+            self._best = (snapshot or self._snapshot)()
         if self.verbose >= 2:
             score = (f", validation score = {self.validation_scores_[-1]:.6f}"
                      if self._val is not None else "")

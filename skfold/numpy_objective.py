@@ -6,6 +6,8 @@ operator costs several microseconds to dispatch, a NumPy one about one. Measured
 SciPy's L-BFGS-B (function evaluation plus SciPy's own work, one thread), 113-126 us against
 313-328 us per evaluation on make_moons(750) with 14 units and 95 us against 255 us on
 breast_cancer's 426 x 30 rows with 4 units; scikit-learn's MLP takes 199 us on the former.
+The evaluation alone: 86 us on the former, 48 us on the latter (one-hot targets and
+``np.maximum``; 155 us and 60 us with class-index gathers and ``np.where``).
 The two implementations agree to rounding (``tests/test_training_engine.py``).
 """
 
@@ -32,8 +34,8 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
         ``weights[l]`` of shape ``(n_out_l, n_in_l)``, ``biases[l]`` of shape ``(n_out_l,)``;
         the last layer is the linear output.
     X_columns : ndarray of shape (n_features, n)
-    y : ndarray
-        Class indices of shape ``(n,)`` (classification) or targets ``(n_outputs, n)``.
+    y : ndarray of shape (n_outputs, n)
+        One-hot classes (classification, see :func:`one_hot_columns`) or targets.
     sample_weight : ndarray of shape (n,) or None
         None stands for all-ones weights.
     task : {"classification", "regression"}
@@ -51,7 +53,7 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
     for w, b in zip(weights[:-1], biases[:-1]):
         z = w @ h
         z += b[:, None]
-        h = np.where(z > -_TINY, z, 0.0)
+        h = np.maximum(z, 0.0)  # equal to relu's output up to _TINY
         inputs.append(h)
         preactivations.append(z)
     out = weights[-1] @ h
@@ -59,18 +61,21 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
     n = X_columns.shape[1]
     if task == "classification":
         out -= out.max(axis=0)
-        exp = np.exp(out)
-        total = exp.sum(axis=0)
-        samples = np.arange(n)
-        losses = np.log(total) - out[y, samples]
-        d_out = exp / total
-        d_out[y, samples] -= 1.0
+        d_out = np.exp(out)
+        total = d_out.sum(axis=0)
+        d_out /= total
+        d_out -= y
+        true_logits = out * y
+        if sample_weight is None:  # only the sum is needed: reduce once, over everything
+            losses = np.log(total).sum() - true_logits.sum()
+        else:
+            losses = np.log(total) - true_logits.sum(axis=0)
     else:
         residual = out - y
         losses = 0.5 * (residual * residual).mean(axis=0)
         d_out = residual / out.shape[0]
     if sample_weight is None:
-        sw_sum, data_loss = n, losses.mean()
+        sw_sum, data_loss = n, np.sum(losses) / n
         d_out /= n
     else:
         sw_sum = sample_weight.sum()
@@ -88,3 +93,10 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
             d_out = weights[layer].T @ d_out
             d_out[preactivations[layer - 1] <= -_TINY] = 0.0
     return float(loss), grad_w + grad_b
+
+
+def one_hot_columns(classes, n_classes):
+    """Class indices ``(n,)`` as the ``(n_classes, n)`` one-hot ``y`` of the objective."""
+    onehot = np.zeros((n_classes, classes.shape[0]))
+    onehot[classes, np.arange(classes.shape[0])] = 1.0
+    return onehot

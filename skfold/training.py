@@ -278,12 +278,15 @@ class Trainer:
             total.add_(loss, alpha=idx.shape[0])
         return float(total) / n
 
-    def lbfgs(self, X, y, sample_weight, *, max_iter, gtol, callback, stuck_gradient=np.inf):
+    def lbfgs(self, X, y, sample_weight, *, max_iter, gtol, callback, stuck_gradient=np.inf,
+              load_each_iteration=True):
         """Full-batch L-BFGS-B (SciPy), as scikit-learn's MLP, on the objective of
         :func:`objective_and_gradient` (evaluated in NumPy on CPU, see :meth:`_flat_objective`).
 
-        ``callback(loss)`` is called after each iteration with the network holding that
-        iteration's weights; a true return value stops the run. Returns ``(n_iter, converged)``,
+        ``callback(loss, weights)`` is called after each iteration; ``weights()`` returns that
+        iteration's ``(weights, biases)`` as new tensors, and the network holds them too unless
+        ``load_each_iteration`` is false (the network then holds the final weights only, which
+        saves a copy per iteration). A true return value stops the run. Returns ``(n_iter, converged)``,
         where ``converged`` means L-BFGS itself stopped before ``max_iter``. ``gtol`` must be
         far below the loss tolerance: a freshly grown unit's outgoing gradient is small, and
         L-BFGS would otherwise stop at once and never use it. A run that stops on a failed line
@@ -317,9 +320,22 @@ class Trainer:
             self.last_gradient_max = float(np.abs(grad).max()) if grad.size else 0.0
             return value, grad
 
+        def weights_of(theta):
+            theta = theta.copy()  # SciPy updates its iterate in place
+
+            def weights():
+                flat = torch.as_tensor(theta, dtype=params[0].dtype,
+                                       device=params[0].device)
+                tensors = [c.view_as(p) for p, c in zip(params, torch.split(flat, sizes))]
+                n_layers = len(self.network.weights)
+                return tensors[:n_layers], tensors[n_layers:]
+            return weights
+
         def on_iteration(intermediate_result):
-            load(intermediate_result.x)
-            if callback(float(intermediate_result.fun)):
+            theta = intermediate_result.x
+            if load_each_iteration:
+                load(theta)
+            if callback(float(intermediate_result.fun), weights_of(theta)):
                 raise StopIteration
 
         def run(theta, budget=max_iter):
@@ -374,8 +390,8 @@ class Trainer:
         if X.device.type == "cpu" and params[0].dtype == torch.float64:
             # one transposed copy of the data per run (see numpy_objective for the layout)
             X_columns = np.ascontiguousarray(X.numpy().T)
-            y_np = y.numpy() if self.task == "classification" else np.ascontiguousarray(
-                y.numpy().T)
+            y_np = (numpy_objective.one_hot_columns(y.numpy(), self.network.weights[-1].shape[0])
+                    if self.task == "classification" else np.ascontiguousarray(y.numpy().T))
             sw_np = None if sample_weight is None else sample_weight.numpy()
             shapes = [tuple(p.shape) for p in params]
             bounds = np.cumsum([0] + [p.numel() for p in params])

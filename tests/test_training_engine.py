@@ -218,7 +218,8 @@ def test_hand_written_gradient_equals_autograd(seed, n, depth, task, weighted, a
     # computes the same, the row on the hyperplane included.
     weights = [w.detach().double().numpy() for w in network.weights]
     biases = [b.detach().double().numpy() for b in network.biases]
-    y_np = y.numpy() if task == "classification" else y.double().numpy().T.copy()
+    y_np = (numpy_objective.one_hot_columns(y.numpy(), network.weights[-1].shape[0])
+            if task == "classification" else y.double().numpy().T.copy())
     sw_np = None if sw is None else sw.double().numpy()
     np_value, np_grads = numpy_objective.objective_and_gradient(
         weights, biases, X.double().numpy().T.copy(), y_np, sw_np, task, alpha)
@@ -259,7 +260,7 @@ def test_lbfgs_stuck_on_a_kink_is_kicked_by_adam_steps_and_resumed(monkeypatch, 
     trainer = Trainer(network, solver="lbfgs", learning_rate=1e-2, momentum=0.0, alpha=1e-4,
                       batch_size=60, task="classification", generator=gen)
     n_iter, _ = trainer.lbfgs(X, y, torch.ones(60, dtype=torch.float64), max_iter=50,
-                              gtol=1e-8, callback=lambda loss: False,
+                              gtol=1e-8, callback=lambda loss, weights: False,
                               stuck_gradient=stuck_gradient)
     if not kicked:
         assert len(calls) == 1 and n_iter == 0
@@ -305,7 +306,7 @@ def test_lbfgs_cpu_objective_matches_the_torch_one_and_is_the_one_used(task, mon
     real = numpy_objective.objective_and_gradient
     monkeypatch.setattr(numpy_objective, "objective_and_gradient",
                         lambda *a, **k: used.append(1) or real(*a, **k))
-    trainer.lbfgs(X, y, sw, max_iter=3, gtol=1e-8, callback=lambda loss: False)
+    trainer.lbfgs(X, y, sw, max_iter=3, gtol=1e-8, callback=lambda loss, weights: False)
     assert used
 
 
@@ -321,9 +322,45 @@ def test_lbfgs_through_the_torch_path_reaches_the_numpy_paths_loss():
         trainer = Trainer(network, solver="lbfgs", learning_rate=1e-3, momentum=0.0,
                           alpha=1e-4, batch_size=200, task="classification", generator=gen)
         trainer.lbfgs(X.to(dtype), y, torch.ones(200, dtype=dtype), max_iter=30, gtol=1e-8,
-                      callback=lambda loss: False)
+                      callback=lambda loss, weights: False)
         with torch.no_grad():
             losses[dtype] = float(objective(network, X.to(dtype), y, None, "classification",
                                             1e-4))
     assert losses[torch.float32] == pytest.approx(losses[torch.float64], rel=0.05)
     assert losses[torch.float64] < 0.6 * np.log(2)  # it trained: well below chance
+
+
+@pytest.mark.parametrize("load_each_iteration", [True, False])
+def test_lbfgs_hands_each_iteration_its_own_weights(load_each_iteration):
+    """The callback's ``weights()`` are that iteration's (a copy, not SciPy's iterate, which
+    moves on); the network holds them each iteration only when asked, and holds the last
+    iteration's when L-BFGS is stopped."""
+    gen = torch.Generator().manual_seed(1)
+    network = GrowableMLP.initialize(2, [5], 2, generator=gen, dtype=torch.float64,
+                                     device="cpu")
+    X = torch.randn(80, 2, generator=gen, dtype=torch.float64)
+    y = (X[:, 0] * X[:, 1] > 0).long()
+    trainer = Trainer(network, solver="lbfgs", learning_rate=1e-3, momentum=0.0, alpha=1e-4,
+                      batch_size=80, task="classification", generator=gen)
+    seen, held = [], []
+
+    def callback(loss, weights):
+        seen.append((loss, weights))
+        held.append(network.weights[0].detach().clone())
+        return len(seen) == 4
+
+    n_iter, converged = trainer.lbfgs(X, y, torch.ones(80, dtype=torch.float64), max_iter=50, gtol=1e-8, callback=callback,
+                                      load_each_iteration=load_each_iteration)
+    assert n_iter == 4 and not converged
+    snapshots = [weights() for _, weights in seen]
+    for (loss, _), (ws, bs) in zip(seen, snapshots):
+        copy = GrowableMLP([w.clone() for w in ws], [b.clone() for b in bs])
+        with torch.no_grad():
+            value = float(objective(copy, X, y, None, "classification", 1e-4))
+        assert value == pytest.approx(loss, rel=1e-12)
+    assert not torch.equal(snapshots[0][0][0], snapshots[-1][0][0])
+    last_ws, last_bs = snapshots[-1]
+    for p, v in zip(list(network.weights) + list(network.biases), last_ws + last_bs):
+        assert torch.equal(p.detach(), v)
+    loaded_each_time = all(torch.equal(h, ws[0]) for h, (ws, _) in zip(held, snapshots))
+    assert loaded_each_time == load_each_iteration
