@@ -314,12 +314,19 @@ def raise_solver_error(*args, **kwargs):
     raise ValueError("simulated solver breakdown")
 
 
+def unsolved_minimize(fun, x0, *args, **kwargs):
+    return scipy.optimize.OptimizeResult(x=np.full_like(x0, np.nan), success=False,
+                                         status=9, message="simulated failure")
+
+
 @pytest.mark.parametrize("broken", ["minimize", "linprog"])
 def test_qp_solver_raising_skips_the_growth_records_it_and_training_continues(moons,
                                                                              monkeypatch,
                                                                              broken):
     X, y = moons
     monkeypatch.setattr(folding, "_in_region", lambda *args: False)  # the solvers must run
+    if broken == "linprog":  # the LP runs once SLSQP alone has not solved the QP
+        monkeypatch.setattr(scipy.optimize, "minimize", unsolved_minimize)
     monkeypatch.setattr(scipy.optimize, broken, raise_solver_error)
     clf = FoldGrowClassifier(solver="adam", growth_schedule="fixed", grow_every=3,
                              max_iter=12, random_state=0, learning_rate_init=0.01)
@@ -338,11 +345,7 @@ def test_qp_solver_returning_garbage_falls_back_and_the_growth_preserves_the_fun
     clf = FoldGrowClassifier(growth_schedule="none", solver="adam", max_iter=20,
                              max_hidden_units=6, random_state=0).fit(X, y)
 
-    def garbage(fun, x0, *args, **kwargs):
-        return scipy.optimize.OptimizeResult(x=np.full_like(x0, np.nan), success=False,
-                                             status=9, message="simulated failure")
-
-    monkeypatch.setattr(scipy.optimize, "minimize", garbage)
+    monkeypatch.setattr(scipy.optimize, "minimize", unsolved_minimize)
     monkeypatch.setattr(folding, "_in_region", lambda *args: False)  # the solvers must run
     proba = clf.predict_proba(X)
     clf.grow(X, y, n_units=2)
