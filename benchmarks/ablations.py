@@ -114,7 +114,8 @@ def main():
         "over splits.",
         f"- Default grower: `FoldGrowClassifier`/`FoldGrowRegressor` with "
         f"`max_hidden_units={cfg['max_hidden_units']}`, `max_iter={cfg['max_iter']}`, all else "
-        "at its defaults (start at 2 units, plateau schedule, L-BFGS); each row changes only "
+        "at its defaults (a seed unit per class or output, at least 2; plateau schedule, "
+        "L-BFGS); each row changes only "
         "the setting it names.",
         "- `max_depth=3`: the network may insert identity layers (widened by folding in their "
         "own input space) when widening stalls for `growth_patience` growths.",
