@@ -286,12 +286,13 @@ class Trainer:
         ``callback(loss, weights)`` is called after each iteration; ``weights()`` returns that
         iteration's ``(weights, biases)`` as new tensors, and the network holds them too unless
         ``load_each_iteration`` is false (the network then holds the final weights only, which
-        saves a copy per iteration). A true return value stops the run. Returns ``(n_iter, converged)``,
-        where ``converged`` means L-BFGS itself stopped before ``max_iter``. ``gtol`` must be
-        far below the loss tolerance: a freshly grown unit's outgoing gradient is small, and
-        L-BFGS would otherwise stop at once and never use it. A run that stops on a failed line
-        search while the largest gradient entry is at least ``stuck_gradient`` is kicked off
-        its ReLU kink by :data:`KICK_STEPS` Adam steps and resumed, once per call.
+        saves a copy per iteration). A true return value stops the run. Returns
+        ``(n_iter, converged)``, where ``converged`` means L-BFGS itself stopped before
+        ``max_iter``. ``gtol`` must be far below the loss tolerance: a freshly grown unit's
+        outgoing gradient is small, and L-BFGS would otherwise stop at once and never use it.
+        A run that stops on a failed line search while the largest gradient entry is at least
+        ``stuck_gradient`` is kicked off its ReLU kink by :data:`KICK_STEPS` Adam steps and
+        resumed, once per call.
         """
         params = list(self.network.parameters())
         sizes = [p.numel() for p in params]

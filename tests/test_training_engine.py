@@ -349,7 +349,8 @@ def test_lbfgs_hands_each_iteration_its_own_weights(load_each_iteration):
         held.append(network.weights[0].detach().clone())
         return len(seen) == 4
 
-    n_iter, converged = trainer.lbfgs(X, y, torch.ones(80, dtype=torch.float64), max_iter=50, gtol=1e-8, callback=callback,
+    n_iter, converged = trainer.lbfgs(X, y, torch.ones(80, dtype=torch.float64), max_iter=50,
+                                      gtol=1e-8, callback=callback,
                                       load_each_iteration=load_each_iteration)
     assert n_iter == 4 and not converged
     snapshots = [weights() for _, weights in seen]
