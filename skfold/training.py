@@ -298,17 +298,22 @@ class Trainer:
         sizes = [p.numel() for p in params]
         sample_weight = _unless_all_ones(sample_weight)
 
+        n_layers = len(self.network.weights)
         loaded = None
+
+        def as_tensors(theta):
+            """``theta`` as one tensor per parameter (views of one tensor over ``theta``)."""
+            flat = torch.as_tensor(theta, dtype=params[0].dtype, device=params[0].device)
+            return [chunk.view_as(p) for p, chunk in zip(params, torch.split(flat, sizes))]
 
         def load(theta):
             nonlocal loaded
             # The iteration callback is usually handed the point evaluated last: skip the copy.
             if loaded is not None and np.array_equal(loaded, theta):
                 return
-            flat = torch.as_tensor(theta, dtype=params[0].dtype, device=params[0].device)
             with torch.no_grad():
-                for p, chunk in zip(params, torch.split(flat, sizes)):
-                    p.copy_(chunk.view_as(p))
+                for p, value in zip(params, as_tensors(theta)):
+                    p.copy_(value)
             loaded = theta.copy()
 
         value_and_gradient = self._flat_objective(X, y, sample_weight, params, load)
@@ -325,10 +330,7 @@ class Trainer:
             theta = theta.copy()  # SciPy updates its iterate in place
 
             def weights():
-                flat = torch.as_tensor(theta, dtype=params[0].dtype,
-                                       device=params[0].device)
-                tensors = [c.view_as(p) for p, c in zip(params, torch.split(flat, sizes))]
-                n_layers = len(self.network.weights)
+                tensors = as_tensors(theta)
                 return tensors[:n_layers], tensors[n_layers:]
             return weights
 
