@@ -1,4 +1,5 @@
-"""Ablations (issue 4, item 5): fold point, instance selection, ``n_clusters``, depth, y scaling.
+"""Ablations (issue 4, item 5): fold point, instance selection, ``n_clusters``, depth, y scaling,
+and the progress threshold ``tol`` (issue 5: the growth schedule's speed knob).
 
 Each row changes one setting of the default grower (``init="fold"``, ``fold_point="segment"``,
 ``instance_selection="kmeans"``, ``n_clusters=8``, ``max_depth=1``, plateau schedule,
@@ -34,6 +35,7 @@ CONFIGS = {
     "n_clusters=16": ("n_clusters", dict(n_clusters=16)),
     "n_clusters=32": ("n_clusters", dict(n_clusters=32)),
     "max_depth=3": ("depth", dict(max_depth=3)),
+    "tol=1e-3": ("progress threshold", dict(tol=1e-3)),
     RAW_Y: ("target scaling", {}),
 }
 FULL = dict(datasets=["spirals", "sine", "moons", "wine", "friedman1", "diabetes", "sine_1d"],
