@@ -914,7 +914,11 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
     max_iter : int, default=1000
         Maximum epochs (Adam/SGD) or iterations (L-BFGS) over the whole fit, growth included.
     tol : float, default=1e-4
-        Minimum improvement of the monitored loss that counts as progress.
+        Minimum improvement of the monitored loss that counts as progress: over
+        ``n_iter_no_change`` epochs (else a plateau), and over a growth's training phase (else
+        the growth did not pay, see ``growth_patience``). Under L-BFGS a largest gradient entry
+        below ``tol`` also ends a phase, as in ``MLPClassifier``. A larger value (``1e-3``)
+        stops growing sooner: fewer units, a shorter fit.
     n_iter_no_change : int, default=10
         Epochs without ``tol`` improvement that make a plateau.
     early_stopping : bool, default=False
@@ -1137,7 +1141,10 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
     max_iter : int, default=1000
         Maximum epochs (iterations) over the whole fit.
     tol : float, default=1e-4
-        Minimum improvement of the monitored loss that counts.
+        Minimum improvement of the monitored loss that counts as progress (plateaus, and whether
+        a growth paid), as for :class:`FoldGrowClassifier`. It is absolute, so it acts on the
+        squared error in the units of ``y``: standardise ``y`` (e.g.
+        ``TransformedTargetRegressor``) for a scale-free growth schedule.
     n_iter_no_change : int, default=10
         Epochs without improvement that make a plateau.
     early_stopping : bool, default=False
