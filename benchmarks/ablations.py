@@ -1,5 +1,5 @@
 """Ablations (issue 4, item 5): fold point, instance selection, ``n_clusters``, depth, y scaling,
-and the progress threshold ``tol`` (issue 5: the growth schedule's speed knob).
+the progress threshold ``tol`` and the seed width (issue 5: the growth schedule's speed knobs).
 
 Each row changes one setting of the default grower (``init="fold"``, ``fold_point="segment"``,
 ``instance_selection="kmeans"``, ``n_clusters=8``, ``max_depth=1``, plateau schedule,
@@ -36,12 +36,13 @@ CONFIGS = {
     "n_clusters=32": ("n_clusters", dict(n_clusters=32)),
     "max_depth=3": ("depth", dict(max_depth=3)),
     "tol=1e-3": ("progress threshold", dict(tol=1e-3)),
+    "hidden_units=8": ("seed width", dict(hidden_units=8)),
     RAW_Y: ("target scaling", {}),
 }
 FULL = dict(datasets=["spirals", "sine", "moons", "wine", "friedman1", "diabetes", "sine_1d"],
             n_max=None, n_repeats=5, test_size=0.25, max_hidden_units=32, max_iter=1000)
 QUICK = dict(datasets=["spirals", "sine_1d"], n_max=100, n_repeats=2, test_size=0.3,
-             max_hidden_units=4, max_iter=40)
+             max_hidden_units=8, max_iter=40)
 
 
 def model(task, label, seed, cfg):

@@ -855,7 +855,9 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
     hidden_units : int or "auto", default="auto"
         Width of the single seed hidden layer. ``"auto"``: one unit per class, at least 2 (the
         slides' "2-2-2" network for binary data) and at most ``max_hidden_units``; a seed
-        narrower than the output layer is a rank bottleneck that growth must first undo.
+        narrower than the output layer is a rank bottleneck that growth must first undo. A
+        wider seed reaches a given width in fewer training phases, so it fits faster
+        (``benchmarks/results/speed.md``), and leaves growth less to decide.
     max_hidden_units : int, default=32
         Upper bound on the total number of hidden units over all layers; growth stops there.
     max_depth : int, default=1
