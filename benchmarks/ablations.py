@@ -1,5 +1,6 @@
 """Ablations (issue 4, item 5): fold point, instance selection, ``n_clusters``, depth, y scaling,
-the progress threshold ``tol`` and the seed width (issue 5: the growth schedule's speed knobs).
+the progress threshold ``tol``, the gain a growth must bring and the seed width (issue 5: the
+growth schedule's speed knobs).
 
 Each row changes one setting of the default grower (``init="fold"``, ``fold_point="segment"``,
 ``instance_selection="kmeans"``, ``n_clusters=8``, ``max_depth=1``, plateau schedule,
@@ -36,6 +37,7 @@ CONFIGS = {
     "n_clusters=32": ("n_clusters", dict(n_clusters=32)),
     "max_depth=3": ("depth", dict(max_depth=3)),
     "tol=1e-3": ("progress threshold", dict(tol=1e-3)),
+    "min_growth_gain=0": ("growth gain", dict(min_growth_gain=0.0)),
     "hidden_units=8": ("seed width", dict(hidden_units=8)),
     RAW_Y: ("target scaling", {}),
 }

@@ -101,6 +101,7 @@ class BaseFoldGrow(BaseEstimator):
         "grow_every": [Interval(Integral, 1, None, closed="left")],
         "units_per_growth": [Interval(Integral, 1, None, closed="left")],
         "growth_patience": [Interval(Integral, 1, None, closed="left")],
+        "min_growth_gain": [Interval(Real, 0, None, closed="left")],
         "init": [StrOptions(set(folding.INITS))],
         "instance_selection": [StrOptions(set(folding.INSTANCE_SELECTIONS))],
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
@@ -124,7 +125,7 @@ class BaseFoldGrow(BaseEstimator):
 
     def __init__(self, *, hidden_units="auto", max_hidden_units=32, max_depth=1,
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
-                 growth_patience=3, init="fold", instance_selection="kmeans", n_clusters=8,
+                 growth_patience=3, min_growth_gain=5.0, init="fold", instance_selection="kmeans", n_clusters=8,
                  search_subsample=2000, fold_point="segment", solver="auto", alpha=1e-4,
                  batch_size="auto", learning_rate_init=1e-3, momentum=0.9, max_iter=1000,
                  tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
@@ -136,6 +137,7 @@ class BaseFoldGrow(BaseEstimator):
         self.grow_every = grow_every
         self.units_per_growth = units_per_growth
         self.growth_patience = growth_patience
+        self.min_growth_gain = min_growth_gain
         self.init = init
         self.instance_selection = instance_selection
         self.n_clusters = n_clusters
@@ -644,7 +646,7 @@ class BaseFoldGrow(BaseEstimator):
         # (measured: three more futile phases of 10 L-BFGS iterations on breast_cancer).
         self._nothing_to_fold = any(e.get("skipped") == folding.NOTHING_MISPREDICTED
                                     for e in events)
-        self._schedule.on_growth()
+        self._schedule.on_growth(required_gain=self._required_gain(events, sw))
         self._phase_best = np.inf
         self.fit_time_["growth"] += seconds
         if self.verbose >= 1:
@@ -656,6 +658,19 @@ class BaseFoldGrow(BaseEstimator):
                 self._say(f"Growth {growth_index} at epoch {self.n_iter_}: {e['kind']} {where}, "
                           f"loss {loss_before:.6g}, instance {e.get('instance_index')}"
                           f"{dist_txt}, hidden units {net.hidden_sizes}")
+
+    def _required_gain(self, events, sample_weight):
+        """What a growth must lower the monitored loss by, besides ``tol``, to pay:
+        ``min_growth_gain`` times the folded instances' share of the training loss.
+
+        A unit that removes little more than the loss of the row it was folded on fitted that
+        row, not a region: on noisy data (moons) growth otherwise goes on paying a little more
+        than ``tol`` per unit, fitting noise. Growths without an instance (deepening, the
+        ``"gradmax"`` and ``"random"`` inits) need ``tol`` only.
+        """
+        instance_loss = sum(e["instance_loss"] for e in events
+                            if e.get("instance_loss") is not None)
+        return self.min_growth_gain * instance_loss / float(sample_weight.sum())
 
     def grow(self, X, y, n_units=1):
         """Perform one growth step now, on ``(X, y)``, whatever the schedule says.
@@ -876,7 +891,14 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         Units added per growth step, each on its own typical instance.
     growth_patience : int, default=3
         Growth stops (or the network deepens, see ``max_depth``) after this many growths in a
-        row that did not improve the monitored loss by ``tol``.
+        row that did not pay (see ``min_growth_gain``).
+    min_growth_gain : float, default=5.0
+        A growth pays when, before the next one, the monitored loss falls by more than ``tol``
+        and by more than ``min_growth_gain`` times the folded instance's own share of the
+        training loss (its loss over the number of training rows): the unit must fix more
+        than the row it was folded on. On noisy data this stops growth where new units would
+        fit noise one row at a time; ``0`` leaves ``tol`` alone (its "growth gain" row in
+        ``benchmarks/results/ablations.md``).
     init : {"fold", "fold_direction", "gradmax", "random"}, default="fold"
         How a new unit's weights are set. ``"fold"``: hyperplane through ``x_f``, direction
         ``x_t - x_f`` refined by projected gradient ascent on the gradient norm the unit's
@@ -1120,6 +1142,10 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         Units added per growth step.
     growth_patience : int, default=3
         Fruitless growths in a row before growth stops (or the network deepens).
+    min_growth_gain : float, default=5.0
+        A growth pays when the monitored loss falls by more than ``tol`` and by more than
+        this many times the folded instance's share of the training loss (see
+        :class:`FoldGrowClassifier`).
     init : {"fold", "fold_direction", "gradmax", "random"}, default="fold"
         How a new unit's weights are set (see :class:`FoldGrowClassifier`).
     instance_selection : {"kmeans", "max_loss", "random"}, default="kmeans"

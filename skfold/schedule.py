@@ -33,6 +33,8 @@ class GrowthSchedule:
     best_at_last_growth: float = math.inf
     fruitless_growths: int = 0
     n_growths: int = 0
+    #: Improvement the pending growth must bring besides ``tol`` (see :meth:`on_growth`).
+    required_gain: float = 0.0
 
     def observe(self, loss: float) -> bool:
         """Record one epoch's monitored loss; return whether it is the best so far.
@@ -76,12 +78,17 @@ class GrowthSchedule:
         return False
 
     def _last_growth_paid(self) -> bool:
-        return self.best_loss < self.best_at_last_growth - self.tol
+        return self.best_loss < self.best_at_last_growth - max(self.tol, self.required_gain)
 
-    def on_growth(self) -> None:
-        """Book-keeping at a growth: settle whether the previous growth paid off."""
+    def on_growth(self, required_gain: float = 0.0) -> None:
+        """Book-keeping at a growth: settle whether the previous growth paid off.
+
+        The growth made now pays if the best monitored loss falls by more than ``tol`` and
+        by more than ``required_gain`` before the next one.
+        """
         if self.n_growths:
             self.fruitless_growths = 0 if self._last_growth_paid() else self.fruitless_growths + 1
+        self.required_gain = required_gain
         self.n_growths += 1
         self.best_at_last_growth = self.best_loss
         self.epochs_since_growth = 0
@@ -95,6 +102,6 @@ class GrowthSchedule:
 
     @property
     def growth_stalled(self) -> bool:
-        """``growth_patience`` growths in a row brought no improvement of the monitored loss."""
+        """``growth_patience`` growths in a row did not pay (see :meth:`on_growth`)."""
         pending = self.n_growths > 0 and not self._last_growth_paid()
         return self.fruitless_growths + int(pending) >= self.growth_patience

@@ -300,3 +300,59 @@ def test_lbfgs_phase_ends_when_gradient_is_below_tol(moons):
                              tol=1e-2, random_state=0).fit(X, y)
     assert clf.n_iter_ < FoldGrowClassifier().max_iter
     assert clf._trainer.last_gradient_max < 1e-2
+
+
+@settings(deadline=None, max_examples=200)
+@given(tol=st.sampled_from([0.0, 1e-4, 1e-2]), required=st.floats(0, 0.1),
+       drop=st.floats(-0.05, 0.2), patience=st.integers(1, 4))
+def test_a_growth_pays_only_beyond_tol_and_its_required_gain(tol, required, drop, patience):
+    from skfold.schedule import GrowthSchedule
+
+    schedule = GrowthSchedule(kind="plateau", grow_every=1, n_iter_no_change=3, tol=tol,
+                              growth_patience=patience)
+    schedule.observe(1.0)
+    schedule.on_growth(required_gain=required)
+    schedule.observe(1.0 - drop)
+    paid = drop > max(tol, required)
+    assert schedule.growth_stalled == (not paid and patience == 1)
+    schedule.on_growth()  # settles the first growth
+    assert schedule.fruitless_growths == (0 if paid else 1)
+
+
+def _growth_paid(history, n_rows, k, tol):
+    """Whether each growth in ``history`` paid, from the records a user sees: the next
+    growth's loss_before is the best loss the growth led to."""
+    growths = sorted({e["growth"] for e in history})
+    by_growth = [[e for e in history if e["growth"] == g] for g in growths]
+    paid = []
+    for this, after in zip(by_growth, by_growth[1:]):
+        need = max(tol, k * sum(e["instance_loss"] or 0.0 for e in this) / n_rows)
+        paid.append(after[0]["loss_before"] < this[0]["loss_before"] - need)
+    return paid
+
+
+@pytest.mark.parametrize("k, tol", [(0.0, 1e-3), (5.0, 1e-4), (20.0, 1e-4)])
+def test_growth_stops_after_growth_patience_growths_that_fixed_only_their_instance(k, tol):
+    """On noisy data, growth ends exactly when ``growth_patience`` growths in a row did not
+    lower the loss by ``min_growth_gain`` times the folded instance's share (and ``tol``)."""
+    X, y = make_moons(n_samples=300, noise=0.3, random_state=0)
+    clf = FoldGrowClassifier(min_growth_gain=k, tol=tol, random_state=0).fit(X, y)
+    paid = _growth_paid(clf.growth_history_, X.shape[0], k, clf.tol)
+    last_growth = clf._events_of_last_growth()
+    # stopped by the rule under test: not by max_iter, max_hidden_units or a skipped growth
+    assert all(e["unit"] is not None for e in last_growth)
+    assert clf.n_iter_ < clf.max_iter and sum(clf.hidden_layer_sizes_) < clf.max_hidden_units
+    # the growths before the last settle as recorded; the last is pending and did not pay
+    runs = "".join("p" if p else "f" for p in paid)
+    assert "f" * clf.growth_patience not in runs
+    assert runs.endswith("f" * (clf.growth_patience - 1))
+
+
+def test_min_growth_gain_stops_noise_fitting_growth_early():
+    X, y = make_moons(n_samples=300, noise=0.3, random_state=0)
+    plain = FoldGrowClassifier(min_growth_gain=0, random_state=0).fit(X, y)
+    default = FoldGrowClassifier(random_state=0).fit(X, y)
+    assert sum(default.hidden_layer_sizes_) < sum(plain.hidden_layer_sizes_)
+    # a gain no growth can bring: every growth is fruitless, growth stops after the patience
+    never = FoldGrowClassifier(min_growth_gain=1e9, hidden_units=2, random_state=0).fit(X, y)
+    assert never.hidden_layer_sizes_ == (2 + never.growth_patience,)
