@@ -40,7 +40,7 @@ print(f"MLPClassifier of the same width: {mlp.fit(X_train, y_train).score(X_test
 
 print("\ngrowth history (why each hidden unit exists):")
 columns = ["growth", "epoch", "unit", "instance_index", "predicted", "true", "fold_distance",
-           "loss_before", "loss_after", "fallback"]
+           "loss_before", "loss_after", "gain_needed", "fallback"]
 try:
     import pandas as pd
 

@@ -633,20 +633,21 @@ class BaseFoldGrow(BaseEstimator):
         growth_index = 1 + max((e["growth"] for e in self.growth_history_), default=-1)
         seconds = time.perf_counter() - t0
         rows = getattr(self, "_data_rows", None)
+        gain_needed = max(self.tol, self._required_gain(events, sw))
         for event in events:
             if rows is not None and event.get("instance_index") is not None:
                 event["instance_index"] = int(rows[event["instance_index"]])
             self._decode_event(event)
             event.update(growth=growth_index, epoch=self.n_iter_, loss_before=loss_before,
-                         loss_after=None, dead_units=dead, search_seconds=seconds,
-                         hidden_layer_sizes=net.hidden_sizes)
+                         loss_after=None, gain_needed=gain_needed, dead_units=dead,
+                         search_seconds=seconds, hidden_layer_sizes=net.hidden_sizes)
         self.growth_history_.extend(events)
         # A classifier that gets every searched row right gives folding nothing to fold on,
         # and the next plateau would not either: stop growing for the rest of this call
         # (measured: three more futile phases of 10 L-BFGS iterations on breast_cancer).
         self._nothing_to_fold = any(e.get("skipped") == folding.NOTHING_MISPREDICTED
                                     for e in events)
-        self._schedule.on_growth(required_gain=self._required_gain(events, sw))
+        self._schedule.on_growth(required_gain=gain_needed)
         self._phase_best = np.inf
         self.fit_time_["growth"] += seconds
         if self.verbose >= 1:
@@ -986,9 +987,10 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         One record per unit added (or per deepening, or per skipped growth): ``growth``,
         ``epoch``, ``kind``, ``layer``, ``unit``, ``init``, ``instance_index``, ``x_t``,
         ``x_f`` (``h_t``/``h_f`` for deep layers), ``fold_distance``, ``predicted``, ``true``,
-        ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after``, ``fallback``,
-        ``skipped``, ``dead_units``, ``search_seconds``, ``in_final_model``. Readable as a
-        ``pandas.DataFrame``.
+        ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after``,
+        ``gain_needed`` (the fall of the loss by which the growth would pay, see
+        ``min_growth_gain``), ``fallback``, ``skipped``, ``dead_units``, ``search_seconds``,
+        ``in_final_model``. Readable as a ``pandas.DataFrame``.
     loss_curve_ : list of float
         Training loss at each epoch (L-BFGS: iteration).
     best_loss_ : float or None

@@ -327,6 +327,7 @@ def _growth_paid(history, n_rows, k, tol):
     paid = []
     for this, after in zip(by_growth, by_growth[1:]):
         need = max(tol, k * sum(e["instance_loss"] or 0.0 for e in this) / n_rows)
+        assert this[0]["gain_needed"] == pytest.approx(need, rel=1e-12)
         paid.append(after[0]["loss_before"] < this[0]["loss_before"] - need)
     return paid
 
