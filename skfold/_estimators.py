@@ -734,8 +734,10 @@ class BaseFoldGrow(BaseEstimator):
             ``summary``: a sentence saying why the unit exists. A grown unit's dict also holds
             its ``growth_history_`` record (``epoch``, ``init``, ``instance_index``, ``x_t``,
             ``x_f``, ``predicted``, ``true``, ``fold_distance``, ``loss_before``,
-            ``loss_after``, ``fallback``...) and ``loss_change = loss_after - loss_before``:
-            how the monitored loss moved over the training phase that followed its growth.
+            ``loss_after``, ``gain_needed``, ``fallback``...), ``loss_change = loss_after -
+            loss_before``: how the monitored loss moved over the training phase that followed
+            its growth, and ``paid``: whether it fell by more than ``gain_needed`` (None while
+            that phase runs).
         """
         check_is_fitted(self)
         sizes = self.network_.hidden_sizes
@@ -766,6 +768,9 @@ class BaseFoldGrow(BaseEstimator):
         before, after = record.get("loss_before"), record.get("loss_after")
         change = None if before is None or after is None else after - before
         explanation["loss_change"] = change
+        needed = record.get("gain_needed")
+        explanation["paid"] = (None if change is None or needed is None
+                               else bool(-change > needed))
         summary = f"{name} was added at epoch {record['epoch']} (init={record['init']!r})"
         if record.get("x_t") is None:
             summary += ", without a typical instance."
@@ -779,7 +784,13 @@ class BaseFoldGrow(BaseEstimator):
                         + (" (in the layer's input space)" if layer else "")
                         + f" at distance {record['fold_distance']:.4g} from it.")
         if change is not None:
-            summary += f" The monitored loss went from {before:.4g} to {after:.4g} ({change:+.3g})."
+            summary += f" The monitored loss went from {before:.4g} to {after:.4g} ({change:+.3g})"
+            if explanation["paid"] is None:
+                summary += "."
+            else:
+                summary += (f": the growth {'paid' if explanation['paid'] else 'did not pay'} "
+                            f"(it needed a fall of more than {needed:.3g}, see tol and "
+                            "min_growth_gain).")
         explanation["summary"] = summary
         return explanation
 

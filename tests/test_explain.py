@@ -122,6 +122,9 @@ def test_explain_unit_points_at_the_training_instance_it_was_grown_for(moons):
             np.linalg.norm(np.subtract(why["x_t"], why["x_f"])))
         if why["loss_after"] is not None:
             assert why["loss_change"] == pytest.approx(why["loss_after"] - why["loss_before"])
+            fell_enough = why["loss_before"] - why["loss_after"] > why["gain_needed"]
+            assert why["paid"] == fell_enough
+            assert ("the growth paid" if fell_enough else "did not pay") in why["summary"]
         assert f"instance {why['instance_index']}" in why["summary"]
 
 
