@@ -271,8 +271,14 @@ class BaseFoldGrow(BaseEstimator):
         self._device = resolve_device(self.device)
         if first:
             self._initialize(X.shape[1], incremental, X.shape[0])
-        elif self.network_.weights[0].device != self._device:
-            self._move_to(self._device)
+        else:
+            if not incremental:
+                # warm start: a stale best loss (other data) would make every epoch of this
+                # call look worse, and the end of the fit would restore the old network
+                self._schedule.restart()
+                self._best, self._last_monitored, self._phase_best = None, np.inf, np.inf
+            if self.network_.weights[0].device != self._device:
+                self._move_to(self._device)
         self.device_ = str(self._device)
         self._start = self._snapshot()  # the roll-back target until an epoch does better
         self._diverged_stop = False
@@ -590,8 +596,12 @@ class BaseFoldGrow(BaseEstimator):
         last = self.growth_history_[-1]["growth"]
         return [e for e in self.growth_history_ if e["growth"] == last]
 
-    def _grow_step(self, X, y, sw, n_units):
-        """Grow by up to ``n_units`` units (deepening first when widening stopped paying)."""
+    def _grow_step(self, X, y, sw, n_units, requested=False):
+        """Grow by up to ``n_units`` units (deepening first when widening stopped paying).
+
+        ``requested``: the user called :meth:`grow`, so a growth that could not pay is made
+        all the same.
+        """
         t0 = time.perf_counter()
         self._close_history()
         loss_before = float(self._schedule.best_loss)
@@ -615,7 +625,9 @@ class BaseFoldGrow(BaseEstimator):
                     instance_selection=self.instance_selection, n_clusters=self.n_clusters,
                     search_subsample=self.search_subsample, fold_point=self.fold_point,
                     rng=self._rng, generator=self._trainer.generator,
-                    folded_rows=self._folded_rows)
+                    folded_rows=self._folded_rows,
+                    max_instance_loss=(np.inf if requested
+                                       else self._largest_payable_instance_loss(sw)))
                 self._trainer.after_growth(replaced)
                 events.extend(widen_events)
             if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
@@ -645,8 +657,9 @@ class BaseFoldGrow(BaseEstimator):
         # A classifier that gets every searched row right gives folding nothing to fold on,
         # and the next plateau would not either: stop growing for the rest of this call
         # (measured: three more futile phases of 10 L-BFGS iterations on breast_cancer).
-        self._nothing_to_fold = any(e.get("skipped") == folding.NOTHING_MISPREDICTED
-                                    for e in events)
+        self._nothing_to_fold = any(
+            e.get("skipped") in (folding.NOTHING_MISPREDICTED, folding.CANNOT_PAY)
+            for e in events)
         self._schedule.on_growth(required_gain=gain_needed)
         self._phase_best = np.inf
         self.fit_time_["growth"] += seconds
@@ -672,6 +685,14 @@ class BaseFoldGrow(BaseEstimator):
         instance_loss = sum(e["instance_loss"] for e in events
                             if e.get("instance_loss") is not None)
         return self.min_growth_gain * instance_loss / float(sample_weight.sum())
+
+    def _largest_payable_instance_loss(self, sample_weight):
+        """An instance with at least this loss cannot pay for its growth: the gain it needs
+        (:meth:`_required_gain`) would be the whole monitored loss, which cannot fall below 0.
+        """
+        if self.min_growth_gain == 0 or not np.isfinite(self._schedule.best_loss):
+            return np.inf
+        return self._schedule.best_loss * float(sample_weight.sum()) / self.min_growth_gain
 
     def grow(self, X, y, n_units=1):
         """Perform one growth step now, on ``(X, y)``, whatever the schedule says.
@@ -711,7 +732,7 @@ class BaseFoldGrow(BaseEstimator):
         self._data_rows = None  # the X given here is the caller's own: no row mapping
         with thread_limits(min(X.shape[0], self.search_subsample), sizes):
             self._grow_step(self._to_tensor(X), self._target_tensor(y_enc), sw,
-                            n_units=n_units)
+                            n_units=n_units, requested=True)
         # The grown network is the one to keep: same predictions, and the user asked for it.
         self._best = self._snapshot()
         return self
@@ -909,8 +930,10 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         and by more than ``min_growth_gain`` times the folded instance's own share of the
         training loss (its loss over the number of training rows): the unit must fix more
         than the row it was folded on. On noisy data this stops growth where new units would
-        fit noise one row at a time; ``0`` leaves ``tol`` alone (its "growth gain" row in
-        ``benchmarks/results/ablations.md``).
+        fit noise one row at a time. When every mis-predicted row carries so much loss that
+        no growth on it could pay (the gain it needs exceeds the whole monitored loss), the
+        growth is skipped, recorded, and growth stops. ``0`` leaves ``tol`` alone (its
+        "growth gain" row in ``benchmarks/results/ablations.md``).
     init : {"fold", "fold_direction", "gradmax", "random"}, default="fold"
         How a new unit's weights are set. ``"fold"``: hyperplane through ``x_f``, direction
         ``x_t - x_f`` refined by projected gradient ascent on the gradient norm the unit's

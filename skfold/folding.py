@@ -37,6 +37,8 @@ _EPS = 1e-9
 _TINY = np.finfo(np.float64).tiny  # relu passes z > -tiny (see network.relu)
 #: ``growth_history_["skipped"]`` when the search subsample holds no mis-predicted row.
 NOTHING_MISPREDICTED = "no mis-predicted instance in the search subsample"
+CANNOT_PAY = ("no mis-predicted instance whose growth could pay: each one's share of the loss, "
+              "times min_growth_gain, exceeds the whole monitored loss")
 
 
 # --------------------------------------------------------------------------- search data
@@ -101,9 +103,7 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
         chosen cluster (kmeans), or the reason nothing was chosen.
     """
     rng = np.random.RandomState(0) if rng is None else rng
-    candidates = np.asarray(mispredicted, dtype=bool).copy()
-    if excluded is not None and (candidates & ~excluded).any():
-        candidates &= ~excluded
+    candidates = candidate_rows(mispredicted, excluded)
     if not candidates.any():
         return None, {"skipped": NOTHING_MISPREDICTED}
     if method == "max_loss":
@@ -133,6 +133,15 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
                     "n_clusters_used": k}
             return int(members[np.argmin(dist)]), info
     raise AssertionError("a candidate row must belong to some cluster")
+
+
+def candidate_rows(mispredicted, excluded=None):
+    """Rows the typical instance may be: the mis-predicted ones, without those already folded
+    on while others remain."""
+    candidates = np.asarray(mispredicted, dtype=bool).copy()
+    if excluded is not None and (candidates & ~excluded).any():
+        candidates &= ~excluded
+    return candidates
 
 
 def _count_distinct_rows(H, at_most):

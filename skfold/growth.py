@@ -41,7 +41,7 @@ def _already_folded(X_np, folded_rows):
 
 def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
                   instance_selection, n_clusters, search_subsample, fold_point, rng, generator,
-                  folded_rows):
+                  folded_rows, max_instance_loss=np.inf):
     """Add ``n_units`` units to hidden layer ``layer`` of ``network``.
 
     Parameters
@@ -51,6 +51,9 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         ``search_subsample`` rows is drawn from them with ``rng``.
     folded_rows : set of bytes
         Inputs already folded on (updated in place); not picked again while others remain.
+    max_instance_loss : float
+        When every candidate instance has at least this (weighted) loss, nothing is added and
+        the record says :data:`~skfold.folding.CANNOT_PAY` (no growth could pay).
 
     Returns
     -------
@@ -87,6 +90,10 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         H, delta = folding.next_preactivation_grads(network, layer, Xs, ys, ws, task)
         H_np = H.double().cpu().numpy()
         excluded = _already_folded(X_np, folded_rows)
+        candidates = folding.candidate_rows(mispredicted, excluded)
+        if candidates.any() and losses[candidates].min() >= max_instance_loss:
+            events.append({**empty_event(layer, None, init), "skipped": folding.CANNOT_PAY})
+            break
         pos, info = folding.find_typical_instance(
             H_np, losses, mispredicted, method=instance_selection, n_clusters=n_clusters,
             excluded=excluded, rng=rng)

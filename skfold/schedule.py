@@ -95,6 +95,14 @@ class GrowthSchedule:
         self.epochs_without_improvement = 0
         self.reference_loss = self.best_loss
 
+    def restart(self) -> None:
+        """A new ``fit`` call on a warm-started network: its losses (maybe on other data) are
+        not comparable with the earlier ones, so progress and patience are measured afresh."""
+        self.best_loss = self.reference_loss = self.best_at_last_growth = math.inf
+        self.epochs_without_improvement = self.epochs_since_growth = 0
+        self.fruitless_growths = 0
+        self.required_gain = 0.0
+
     def reset_patience(self) -> None:
         """A new layer was inserted: widening it gets a fresh ``growth_patience``."""
         self.fruitless_growths = 0

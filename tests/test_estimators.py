@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
 
-from skfold import FoldGrowClassifier, FoldGrowRegressor
+from skfold import FoldGrowClassifier, FoldGrowRegressor, folding
 
 
 @pytest.fixture(scope="module")
@@ -354,6 +354,38 @@ def test_min_growth_gain_stops_noise_fitting_growth_early():
     plain = FoldGrowClassifier(min_growth_gain=0, random_state=0).fit(X, y)
     default = FoldGrowClassifier(random_state=0).fit(X, y)
     assert sum(default.hidden_layer_sizes_) < sum(plain.hidden_layer_sizes_)
-    # a gain no growth can bring: every growth is fruitless, growth stops after the patience
+    # a gain no growth can bring: the first growth is skipped as one that cannot pay
     never = FoldGrowClassifier(min_growth_gain=1e9, hidden_units=2, random_state=0).fit(X, y)
-    assert never.hidden_layer_sizes_ == (2 + never.growth_patience,)
+    assert never.hidden_layer_sizes_ == (2,)
+    assert [e["skipped"] for e in never.growth_history_] == [folding.CANNOT_PAY]
+    # ...unless the user asks for it
+    never.grow(X, y)
+    assert never.hidden_layer_sizes_ == (3,)
+
+
+def test_a_growth_that_cannot_pay_is_skipped_and_growth_stops():
+    """breast_cancer: the seed leaves a few rows mis-predicted, each carrying more loss than
+    the whole monitored loss divided by min_growth_gain / n, so no growth could pay: the fit
+    records why and stops growing, where min_growth_gain=0 grows on them."""
+    from sklearn.datasets import load_breast_cancer
+
+    from skfold.folding import CANNOT_PAY
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = FoldGrowClassifier(random_state=0).fit(X, y)
+    last = clf.growth_history_[-1]
+    assert last["skipped"] == CANNOT_PAY and last["unit"] is None
+    assert [e for e in clf.growth_history_ if e.get("skipped")] == [last]
+    plain = FoldGrowClassifier(min_growth_gain=0, random_state=0).fit(X, y)
+    assert all(e.get("skipped") != CANNOT_PAY for e in plain.growth_history_)
+    assert sum(plain.hidden_layer_sizes_) > sum(clf.hidden_layer_sizes_)
+
+
+def test_largest_payable_instance_loss_is_where_the_needed_gain_reaches_the_loss(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(max_iter=30, random_state=0).fit(X, y)
+    sw = torch.ones(X.shape[0], dtype=torch.float64)
+    limit = clf._largest_payable_instance_loss(sw)
+    needed = clf._required_gain([{"instance_loss": limit}], sw)
+    assert needed == pytest.approx(clf._schedule.best_loss, rel=1e-12)

@@ -285,12 +285,27 @@ def test_growth_with_nothing_mispredicted_is_skipped_and_recorded():
     assert fitted.score(X, y) == 1.0
     assert len(fitted.growth_history_) == 1
     assert "no mis-predicted" in fitted.growth_history_[0]["skipped"]
-    # ...but only for that call: a later fit on data it gets wrong grows again
+    # ...but only for that call: a later fit on data it gets wrong grows again (three
+    # boundaries on a line: more than the seed's two units can fit)
     rng = np.random.RandomState(0)
-    X_xor = rng.uniform(-2, 2, size=(200, 1))
-    y_xor = (np.abs(X_xor[:, 0]) > 1).astype(int)
-    fitted.fit(X_xor, y_xor)
+    X_bands = rng.uniform(-2, 2, size=(200, 1))
+    y_bands = (np.floor(X_bands[:, 0]) % 2).astype(int)
+    fitted.fit(X_bands, y_bands)
     assert any(e["unit"] is not None for e in fitted.growth_history_[1:])
+
+
+def test_warm_start_fit_on_new_data_trains_on_it_not_on_the_old_best_loss():
+    """A warm-started fit measures progress on its own data: a best loss kept from the
+    earlier fit (almost 0 there) made every epoch look worse, and the fit ended by
+    restoring the earlier network (0.43 training accuracy here)."""
+    X = np.array([[-2.0], [-1.0], [1.0], [2.0]] * 5)
+    y = (X[:, 0] > 0).astype(int)
+    clf = FoldGrowClassifier(random_state=0, max_iter=300, warm_start=True).fit(X, y)
+    rng = np.random.RandomState(0)
+    X_new = rng.uniform(-2, 2, size=(200, 1))
+    y_new = (np.abs(X_new[:, 0]) > 1).astype(int)
+    clf.fit(X_new, y_new)
+    assert clf.score(X_new, y_new) >= 0.95
 
 
 def test_growth_on_a_dead_network_falls_back_and_preserves_the_function(moons):

@@ -449,6 +449,35 @@ def test_random_selection_covers_the_mispredicted_rows():
     assert picks == {3, 7, 11, 19}
 
 
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 10_000), above=st.booleans())
+def test_growth_is_skipped_only_when_every_candidate_costs_more_than_it_could_pay(seed, above):
+    """``max_instance_loss``: nothing is added (and the record says why) exactly when every
+    mis-predicted candidate's loss reaches it; otherwise the unit is added as usual."""
+    from skfold.folding import sample_losses
+
+    rng = np.random.RandomState(seed)
+    network = _random_network(seed, 3, [4], 2)
+    X = torch.as_tensor(rng.normal(scale=2.0, size=(60, 3)))
+    y = torch.as_tensor(rng.randint(0, 2, size=60))
+    w = torch.ones(60, dtype=torch.float64)
+    losses, mispredicted, _ = sample_losses(network, X, y, w, "classification")
+    assume(mispredicted.any())
+    smallest = losses[mispredicted].min()
+    limit = smallest * (1.5 if above else 1.0)  # above: one candidate could still pay
+    before = network(X).detach().clone()
+    events, _ = broaden_layer(
+        network, 0, X, y, w, task="classification", n_units=1, init="fold",
+        instance_selection="kmeans", n_clusters=4, search_subsample=60, fold_point="segment",
+        rng=rng, generator=torch.Generator().manual_seed(seed), folded_rows=set(),
+        max_instance_loss=limit)
+    if above:
+        assert events[0]["unit"] == 4 and network.hidden_sizes == (5,)
+    else:
+        assert events[0]["skipped"] == folding.CANNOT_PAY and network.hidden_sizes == (4,)
+    torch.testing.assert_close(network(X), before, rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("method", ["kmeans", "max_loss", "random"])
 def test_nothing_mispredicted_returns_none_with_a_reason(method):
     H = np.random.RandomState(0).normal(size=(20, 3))
