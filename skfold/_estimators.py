@@ -125,11 +125,12 @@ class BaseFoldGrow(BaseEstimator):
 
     def __init__(self, *, hidden_units="auto", max_hidden_units=32, max_depth=1,
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
-                 growth_patience=3, min_growth_gain=5.0, init="fold", instance_selection="kmeans", n_clusters=8,
-                 search_subsample=2000, fold_point="segment", solver="auto", alpha=1e-4,
-                 batch_size="auto", learning_rate_init=1e-3, momentum=0.9, max_iter=1000,
-                 tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
-                 device="auto", random_state=None, verbose=0, warm_start=False):
+                 growth_patience=3, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
+                 n_clusters=8, search_subsample=2000, fold_point="segment", solver="auto",
+                 alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, momentum=0.9,
+                 max_iter=1000, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+                 validation_fraction=0.1, device="auto", random_state=None, verbose=0,
+                 warm_start=False):
         self.hidden_units = hidden_units
         self.max_hidden_units = max_hidden_units
         self.max_depth = max_depth

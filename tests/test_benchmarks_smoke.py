@@ -51,7 +51,8 @@ def test_ablations_quick_covers_every_factor(monkeypatch, tmp_path):
     report = (tmp_path / "ablations_quick.md").read_text()
     for setting in ("fold_point=nearest", "instance_selection=max_loss",
                     "instance_selection=random", "n_clusters=2", "n_clusters=32",
-                    "max_depth=3", "tol=1e-3", "min_growth_gain=0", "hidden_units=8", "regression y not standardised"):
+                    "max_depth=3", "tol=1e-3", "min_growth_gain=0", "hidden_units=8",
+                    "regression y not standardised"):
         assert f"| {setting} |" in report
     assert "nan" not in report.lower()
 
