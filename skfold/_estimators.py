@@ -24,7 +24,7 @@ from . import folding
 from ._device import resolve_device
 from .growth import broaden_layer, empty_event
 from .network import GrowableMLP
-from .schedule import GrowthSchedule
+from .schedule import GrowthSchedule, growth_paid
 from .training import (EVAL_CHUNK, Trainer, auto_batch_size, evaluate_loss, objective,
                        thread_limits)
 
@@ -791,8 +791,7 @@ class BaseFoldGrow(BaseEstimator):
         change = None if before is None or after is None else after - before
         explanation["loss_change"] = change
         needed = record.get("gain_needed")
-        explanation["paid"] = (None if change is None or needed is None
-                               else bool(-change > needed))
+        explanation["paid"] = growth_paid(record)
         summary = f"{name} was added at epoch {record['epoch']} (init={record['init']!r})"
         if record.get("x_t") is None:
             summary += ", without a typical instance."

@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .schedule import growth_paid
+
 #: Colours of the folds, in growth order (dark enough to read over the class shading).
 FOLD_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
                "#666666")
@@ -275,6 +277,9 @@ def _units_timeline(final):
 def plot_growth(estimator, axes=None):
     """Training loss with every growth marked, and the number of hidden units over epochs.
 
+    A growth's marker is hollow when the growth did not pay (the loss fell by less than its
+    ``gain_needed``, see ``min_growth_gain``).
+
     Parameters
     ----------
     estimator : fitted FoldGrow estimator or Pipeline ending in one
@@ -304,12 +309,19 @@ def plot_growth(estimator, axes=None):
     for event in final.growth_history_:
         if event.get("unit") is not None or event.get("kind") == "deepen":
             growths.setdefault(event["growth"], event)
-    for i, event in enumerate(growths.values()):
+    labelled = set()
+    for event in growths.values():
         epoch = event["epoch"]
         ax_loss.axvline(epoch, color="C3", lw=0.8, ls=":", alpha=0.8)
         if 1 <= epoch <= len(loss):
+            # hollow: the loss did not fall by the gain the growth needed (min_growth_gain)
+            paid = growth_paid(event) is not False
+            label = "growth" if paid else "growth that did not pay"
             ax_loss.plot(epoch, loss[epoch - 1], "v", color="C3", ms=7,
-                         label="growth" if i == 0 else None, gid=f"growth {event['growth']}")
+                         markerfacecolor="C3" if paid else "none",
+                         label=None if label in labelled else label,
+                         gid=f"growth {event['growth']}")
+            labelled.add(label)
     ax_loss.set_ylabel("loss")
     ax_loss.legend(loc="upper right", frameon=False)
     n_units = sum(final.hidden_layer_sizes_)

@@ -113,3 +113,14 @@ class GrowthSchedule:
         """``growth_patience`` growths in a row did not pay (see :meth:`on_growth`)."""
         pending = self.n_growths > 0 and not self._last_growth_paid()
         return self.fruitless_growths + int(pending) >= self.growth_patience
+
+
+def growth_paid(record: dict):
+    """Whether the growth of a ``growth_history_`` record paid: the monitored loss fell by
+    more than its ``gain_needed`` over the training phase that followed (None while that
+    phase runs, or for a record without those fields)."""
+    before, after = record.get("loss_before"), record.get("loss_after")
+    needed = record.get("gain_needed")
+    if before is None or after is None or needed is None:
+        return None
+    return bool(before - after > needed)

@@ -169,7 +169,19 @@ def test_plot_growth_marks_every_growth_and_the_width_over_time(grown_pipeline):
     ax_loss, ax_units = plot_growth(model)
     loss_line = ax_loss.get_lines()[0]
     np.testing.assert_allclose(loss_line.get_ydata(), clf.loss_curve_)
-    assert len(_artists(ax_loss, "growth")) == len({e["growth"] for e in _folded(clf)})
+    markers = _artists(ax_loss, "growth")
+    assert len(markers) == len({e["growth"] for e in _folded(clf)})
+    # a growth that did not pay (growth_history_'s loss fall vs gain_needed) is hollow
+    first_of = {}
+    for e in _folded(clf):
+        first_of.setdefault(e["growth"], e)
+    paid_markers = []
+    for marker in markers:
+        event = first_of[int(marker.get_gid().split()[1])]
+        paid = event["loss_before"] - event["loss_after"] > event["gain_needed"]
+        assert (marker.get_markerfacecolor() != "none") == paid
+        paid_markers.append(paid)
+    assert True in paid_markers and False in paid_markers  # this fit has both kinds
     units = ax_units.get_lines()[0].get_ydata()
     assert units[0] == clf.hidden_units_
     assert units[-1] == sum(clf.growth_history_[-1]["hidden_layer_sizes"])
