@@ -277,7 +277,7 @@ class BaseFoldGrow(BaseEstimator):
                 # warm start: a stale best loss (other data) would make every epoch of this
                 # call look worse, and the end of the fit would restore the old network
                 self._schedule.restart()
-                self._best, self._last_monitored, self._phase_best = None, np.inf, np.inf
+                self._forget_progress()
             if self.network_.weights[0].device != self._device:
                 self._move_to(self._device)
         self.device_ = str(self._device)
@@ -353,7 +353,7 @@ class BaseFoldGrow(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change, tol=self.tol,
             growth_patience=self.growth_patience)
         self._folded_rows = set()
-        self._best = None
+        self._forget_progress()
         self._n_divergences = 0
         self._diverged_stop = False
         self.growth_history_ = []
@@ -361,11 +361,14 @@ class BaseFoldGrow(BaseEstimator):
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = None
         self.best_loss_ = None if self.early_stopping else np.inf
-        self._last_monitored = np.inf
-        self._phase_best = np.inf
         self.n_iter_ = 0
         self.t_ = 0
         self.fit_time_ = {"training": 0.0, "growth": 0.0}
+
+    def _forget_progress(self):
+        """No epoch of this fit measured yet: no best network, no monitored loss."""
+        self._best = None
+        self._last_monitored = self._phase_best = np.inf
 
     def _seed_width(self):
         """``hidden_units``; ``"auto"``: as many units as outputs, at least 2, at most
