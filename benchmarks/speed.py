@@ -52,6 +52,7 @@ from threadpoolctl import threadpool_info
 
 from _common import markdown_table, parse_args, report_header, single_threaded, write_report
 from skfold import FoldGrowClassifier
+from skfold.schedule import growth_paid
 from skfold.training import EVAL_CHUNK, auto_batch_size
 
 FULL = dict(seeds=tuple(range(10)), repeats=3, n_large=1_000_000, n_test=100_000, epochs=3,
@@ -143,6 +144,28 @@ def skfold_small(n_classes, seed, **params):
     return FoldGrowClassifier(random_state=seed, **params)
 
 
+def phase_iterations(model):
+    """A fit's iterations by training phase: the seed network's, those after a growth that
+    paid and after one that did not (the last growth's excepted), and the last growth's phase,
+    which ends the fit. A skipped growth adds no unit and starts no phase of its own: its
+    iterations count with the phase it follows."""
+    first_events = {}
+    for event in model.growth_history_:
+        if event["unit"] is not None or event["kind"] == "deepen":
+            first_events.setdefault(event["growth"], event)
+    growths = sorted(first_events.values(), key=lambda e: e["epoch"])
+    ends = [e["epoch"] for e in growths[1:]] + [model.n_iter_]
+    phases = {"seed": growths[0]["epoch"] if growths else model.n_iter_,
+              "paid": [], "unpaid": [], "last": 0,
+              "steps": len({e["growth"] for e in model.growth_history_}),
+              "step_seconds": model.fit_time_["growth"]}
+    for event, end in zip(growths[:-1], ends[:-1]):
+        phases["paid" if growth_paid(event) else "unpaid"].append(end - event["epoch"])
+    if growths:
+        phases["last"] = model.n_iter_ - growths[-1]["epoch"]
+    return phases
+
+
 def run_small_one(name, seed, repeats, make_skfold):
     X_train, X_test, y_train, y_test = small_split(name, seed)
     n_classes = len(np.unique(y_train))
@@ -157,7 +180,8 @@ def run_small_one(name, seed, repeats, make_skfold):
         t_sk, sk = timed(make_skfold(n_classes, seed))
         width = sk.hidden_layer_sizes_[0]
         row[threads] = {"skfold": (t_sk, sk.score(X_test, y_test), width, sk.n_iter_,
-                                   sk.fit_time_["growth"] / sum(sk.fit_time_.values()))}
+                                   sk.fit_time_["growth"] / sum(sk.fit_time_.values())),
+                        "phases": phase_iterations(sk)}
         for solver in ("lbfgs", "adam"):
             t_mlp, mlp = timed(MLPClassifier((width,), solver=solver, random_state=seed))
             row[threads][solver] = (t_mlp, mlp.score(X_test, y_test), mlp.n_iter_)
@@ -176,11 +200,13 @@ def bench_small(cfg):
                 n_classes, seed, tol=1e-3)))
             configs.append((name, WIDE_SEED_CONFIG, lambda n_classes, seed: skfold_small(
                 n_classes, seed, hidden_units=8)))
-    rows, met_all = [], True
+    rows, phase_rows, met_all = [], [], True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name, config, make in configs:
             runs = [run_small_one(name, seed, cfg["repeats"], make) for seed in cfg["seeds"]]
+            if config == DEFAULTS_CONFIG:
+                phase_rows.append(phase_row(name, runs))
             for threads in ("default", "1 thread"):
                 def mean(model, k):
                     return float(np.mean([r[threads][model][k] for r in runs]))
@@ -220,7 +246,31 @@ def bench_small(cfg):
               "test acc skfold / lbfgs / adam",
               "acc gap to best MLP, points (± standard error over seeds)",
               f"goal <= {GOAL_SMALL}x"]
-    return markdown_table(header, rows), met_all
+    phase_header = ["data", "iterations skfold / best MLP", "seed phase",
+                    "after a growth that paid: phases / iterations",
+                    "after one that did not (the last excepted): phases / iterations",
+                    "last growth's phase", "growth steps / ms each"]
+    return markdown_table(header, rows), markdown_table(phase_header, phase_rows), met_all
+
+
+def phase_row(name, runs):
+    """Means over seeds of the default fit's :func:`phase_iterations` (default threading)."""
+    phases = [r["default"]["phases"] for r in runs]
+
+    def mean(values):
+        return float(np.mean(values))
+
+    best = max(("lbfgs", "adam"), key=lambda s: mean([r["default"][s][1] for r in runs]))
+    steps = sum(p["steps"] for p in phases)
+    step_ms = 1e3 * sum(p["step_seconds"] for p in phases) / steps if steps else 0.0
+    return [name,
+            f"{mean([r['default']['skfold'][3] for r in runs]):.0f} / "
+            f"{mean([r['default'][best][2] for r in runs]):.0f} ({best})",
+            f"{mean([p['seed'] for p in phases]):.0f}",
+            *(f"{mean([len(p[kind]) for p in phases]):.1f} / "
+              f"{mean([sum(p[kind]) for p in phases]):.0f}" for kind in ("paid", "unpaid")),
+            f"{mean([p['last'] for p in phases]):.0f}",
+            f"{steps / len(phases):.1f} / {step_ms:.1f}"]
 
 
 # --------------------------------------------------------------------------- 2. large data
@@ -530,7 +580,7 @@ def main():
         sections.append(text)
 
     load = load_average()
-    table, small_met = bench_small(cfg)
+    table, phase_table, small_met = bench_small(cfg)
     section("1. Small data: whole fit with growth vs MLPClassifier of the grown width",
             "Train/test split 75/25 (stratified, by seed), `StandardScaler` fitted on the train "
             f"part. Times are means over seeds {list(cfg['seeds'])} of the best of "
@@ -542,7 +592,13 @@ def main():
             "`MLPClassifier(hidden_layer_sizes=(H,), solver=..., random_state=seed)`, all else "
             "default (`max_iter=200`). The best MLP solver is the one with the higher test "
             "accuracy. \"1 thread\": every library limited to one "
-            "thread (`torch.set_num_threads(1)` + `threadpoolctl`).\n\n" + table, load)
+            "thread (`torch.set_num_threads(1)` + `threadpoolctl`).\n\n" + table + "\n\n"
+            "Where the default fits' iterations go (means per fit over the seeds, default "
+            "threading): the seed network's phase, the phases after a growth that paid and "
+            "after one that did not (`growth_history_`'s `gain_needed`; the last growth's "
+            "excepted), and the last growth's phase, which ends the fit. A skipped growth "
+            "starts no phase: its iterations count with the phase it follows. Growth steps "
+            "count skipped ones.\n\n" + phase_table, load)
 
     X_all, y_all = make_large(cfg["n_large"] + cfg["n_test"])
     X, y = X_all[:cfg["n_large"]], y_all[:cfg["n_large"]]

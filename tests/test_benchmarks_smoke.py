@@ -66,3 +66,31 @@ def test_help_names_the_quick_and_results_dir_options(monkeypatch, capsys, scrip
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--quick" in out and "--results-dir" in out
+
+
+def test_speed_phase_breakdown_accounts_for_every_iteration(monkeypatch):
+    """speed.py's table of where a fit's iterations go: the phases add up to ``n_iter_`` and
+    there is one per growth that added a unit, split by whether it paid."""
+    from sklearn.datasets import make_moons
+
+    from skfold import FoldGrowClassifier
+    from skfold.schedule import growth_paid
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    speed = runpy.run_path(str(BENCHMARKS / "speed.py"))
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    model = FoldGrowClassifier(min_growth_gain=0.0, max_hidden_units=6,
+                               random_state=0).fit(X, y)
+    phases = speed["phase_iterations"](model)
+    growths = {}  # growth index -> its first record that added a unit
+    for event in model.growth_history_:
+        if event["unit"] is not None:
+            growths.setdefault(event["growth"], event)
+    assert len(growths) >= 2
+    assert phases["seed"] + sum(phases["paid"]) + sum(phases["unpaid"]) + phases["last"] \
+        == model.n_iter_
+    assert phases["seed"] == min(e["epoch"] for e in growths.values())
+    ordered = sorted(growths.values(), key=lambda e: e["epoch"])
+    assert len(phases["paid"]) == sum(bool(growth_paid(e)) for e in ordered[:-1])
+    assert len(phases["paid"]) + len(phases["unpaid"]) == len(ordered) - 1
+    assert phases["steps"] == len({e["growth"] for e in model.growth_history_})

@@ -179,7 +179,8 @@ def test_speed_benchmark_quick_writes_every_table(tmp_path):
     for part in ("1. Small data", "2. Large data", "2b. Large data", "3. Growth cost",
                  "4. predict_proba", "5. FLOP rate", "6. Threads", "MLPClassifier",
                  "| defaults (seed: a unit per class) |", "| seed width 2 (reference) |",
-                 "| tol=1e-3 (reference) |", "| seed width 8 (reference) |"):
+                 "| tol=1e-3 (reference) |", "| seed width 8 (reference) |",
+                 "Where the default fits' iterations go"):
         assert part in report
     assert "nan" not in report.lower()
 
