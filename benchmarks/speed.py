@@ -546,6 +546,10 @@ NOTES = """## Reading the results
   see its plateau); the time per iteration (function evaluations in NumPy, line searches,
   the growth steps spread over the iterations, the schedule's bookkeeping) is the engine's
   part. Read both columns.
+- The table under table 1 splits a default fit's iterations by training phase. The growths
+  that did not pay cost their phases, but so do the seed network and the growths that paid:
+  skfold trains every width it passes through until its plateau, where MLPClassifier trains
+  only the final one; each growth step adds its own time as well.
 - Growth goes on while each growth lowers the training loss by more than `tol` and by more
   than `min_growth_gain` (default 5) times the folded instance's share of the loss; the
   second test stops growth on noisy data such as moons, where later units each fit about
