@@ -106,16 +106,22 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         segment = activated_segment(network, h_t, layer)
         h_f, fallback = folding.fold_point_search(
             segment, h_t, task=task, target=target, method=fold_point, nonnegative=layer > 0)
-        if h_f is None or np.linalg.norm(h_t - h_f) < 1e-9 * (1 + np.linalg.norm(h_t)):
-            # no direction x_t - x_f: a hyperplane along the loss gradient at x_t (DESIGN
-            # section 2), just behind x_t so that x_t activates the unit
-            if h_f is not None:
-                fallback = "+".join(f for f in (fallback, THROUGH_INSTANCE) if f)
-            v, c, h_f = folding.input_gradient_incoming(
-                network, layer, h_t, target, task, r=r, H=H_np, generator=generator)
-        else:
+        v = None
+        if h_f is not None and np.linalg.norm(h_t - h_f) < 1e-9 * (1 + np.linalg.norm(h_t)):
+            fallback = _and_then(fallback, THROUGH_INSTANCE)
+        elif h_f is not None:
             v, c = folding.fold_incoming(h_t, h_f, r=r, H=H, delta=delta,
                                          refine=init == "fold", generator=generator)
+            nothing = folding.folds_nothing(
+                v, c, H_np, network.weights[layer].detach().double().cpu().numpy(),
+                network.biases[layer].detach().double().cpu().numpy())
+            if nothing:
+                fallback, v = _and_then(fallback, nothing), None
+        if v is None:
+            # no usable direction x_t - x_f: a hyperplane along the loss gradient at x_t
+            # (DESIGN section 2), just behind x_t so that x_t activates the unit
+            v, c, h_f = folding.input_gradient_incoming(
+                network, layer, h_t, target, task, r=r, H=H_np, generator=generator)
         replaced += _add_unit(network, layer, v, c)
         pred = predicted[pos]
         events.append({
@@ -133,6 +139,11 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
             **info,
         })
     return events, replaced
+
+
+def _and_then(fallback, another):
+    """``fallback`` with ``another`` appended (``"+"``-joined; either may be None)."""
+    return "+".join(f for f in (fallback, another) if f) or None
 
 
 def _add_unit(network, layer, v, c):
