@@ -956,10 +956,11 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         ``"segment"``: the nearest boundary point inside the closure of the segment's region (a
         small convex QP), falling back to the region's point nearest the projection when the
         boundary misses the region. Where there is no fold point (a flat segment, or ``x_t``
-        already on the boundary), or where a unit through it would fold no data (every
-        searched row on its active side, or its hyperplane an existing unit's), the unit's
-        hyperplane is normal to the loss gradient at ``x_t`` and lies just behind it, and
-        ``growth_history_`` records the fallback.
+        already on the boundary), or where a unit through it would add nothing (its output
+        on the searched rows a combination of the other units' and a constant: a fold point
+        beyond the data of a layer already affine there, or on an existing unit's
+        hyperplane), the unit's hyperplane is normal to the loss gradient at ``x_t`` and lies
+        just behind it, and ``growth_history_`` records the fallback.
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
         ``"auto"`` uses full-batch L-BFGS up to 10,000 training rows and Adam above
         (``partial_fit`` always uses Adam with ``"auto"``). An L-BFGS run whose line search

@@ -37,10 +37,10 @@ _EPS = 1e-9
 _TINY = np.finfo(np.float64).tiny  # relu passes z > -tiny (see network.relu)
 #: ``growth_history_["skipped"]`` when the search subsample holds no mis-predicted row.
 NOTHING_MISPREDICTED = "no mis-predicted instance in the search subsample"
-#: ``fallback`` of a fold unit that every search row activates (see :func:`folds_nothing`).
-FOLD_OUTSIDE_DATA = "fold_outside_data"
-#: ``fallback`` of a fold unit whose hyperplane is an existing unit's (see :func:`folds_nothing`).
-FOLD_ON_EXISTING_UNIT = "fold_on_existing_unit"
+#: ``fallback`` of a fold unit that would add nothing (see :func:`adds_nothing`).
+REDUNDANT_FOLD = "redundant_fold"
+#: Relative residual below which a unit's output is taken to be in the other units' span.
+SPAN_TOLERANCE = 1e-6
 CANNOT_PAY = ("no mis-predicted instance whose growth could pay: each one's share of the loss, "
               "times min_growth_gain, exceeds the whole monitored loss")
 
@@ -274,32 +274,24 @@ def fold_point_search(segment, h_t, *, task, target, method="segment", nonnegati
     return x_f, "boundary_outside_segment"
 
 
-def folds_nothing(v, c, H, weights, biases):
-    """Why the unit ``relu(v . h + c)`` would fold nothing, or None.
+def adds_nothing(v, c, H, weights, biases):
+    """Whether the unit ``relu(v . h + c)`` would add nothing to its layer on the rows ``H``.
 
-    ``H`` holds the search rows in the layer's input space; ``weights`` and ``biases`` are the
-    layer's existing units (NumPy, float64). Two fold points do not fold the data:
-
-    - :data:`FOLD_OUTSIDE_DATA`: every search row activates the unit, so on the data it is an
-      affine function of its input and bends nothing. Regression in one dimension: a seed
-      network that is a line on the data meets ``y_t`` far outside it.
-    - :data:`FOLD_ON_EXISTING_UNIT`: the unit's hyperplane is an existing unit's, so it
-      copies that unit or its mirror image. In one dimension, when the boundary misses the
-      region, the region's point nearest it is the kink of the unit that bounds the region.
-
-    Neither adds a kink where the data are and the network has none (measured on sine_1d:
-    such growths' training phases left the loss unchanged to four digits).
+    It adds nothing when its output on the rows is a linear combination of the layer's other
+    units' outputs (``weights``, ``biases``: NumPy, float64) and a constant, up to
+    :data:`SPAN_TOLERANCE`: the next layer can already form that function, and on a plateau,
+    where the gradient of every existing outgoing weight and bias is zero, so is the new
+    unit's, whatever the loss. Two fold points do this: one beyond every row, when the layer
+    is already affine on the data (1-D regression whose seed network is a line: the segment
+    meets ``y_t`` far outside the data), and one on an existing unit's hyperplane, whose unit
+    the new one would copy (1-D, when the boundary misses the region: the region's nearest
+    point is the kink of the unit that bounds it). Measured on sine_1d: such growths left the
+    loss unchanged to four digits.
     """
-    if np.all(H @ v + c > 0):
-        return FOLD_OUTSIDE_DATA
-    # Two hyperplanes coincide when their augmented normals (w, b) are parallel.
-    existing = np.hstack([weights, biases[:, None]])
-    unit = np.append(v, c)
-    cosine = np.abs(existing @ unit) / np.maximum(
-        np.linalg.norm(existing, axis=1) * np.linalg.norm(unit), np.finfo(np.float64).tiny)
-    if np.any(cosine >= 1 - 1e-9):
-        return FOLD_ON_EXISTING_UNIT
-    return None
+    added = np.maximum(H @ v + c, 0.0)
+    basis = np.hstack([np.ones((H.shape[0], 1)), np.maximum(H @ weights.T + biases, 0.0)])
+    coef = np.linalg.lstsq(basis, added, rcond=None)[0]
+    return bool(np.linalg.norm(added - basis @ coef) <= SPAN_TOLERANCE * np.linalg.norm(added))
 
 
 # --------------------------------------------------------------------------- algorithm 3

@@ -112,11 +112,10 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         elif h_f is not None:
             v, c = folding.fold_incoming(h_t, h_f, r=r, H=H, delta=delta,
                                          refine=init == "fold", generator=generator)
-            nothing = folding.folds_nothing(
-                v, c, H_np, network.weights[layer].detach().double().cpu().numpy(),
-                network.biases[layer].detach().double().cpu().numpy())
-            if nothing:
-                fallback, v = _and_then(fallback, nothing), None
+            if folding.adds_nothing(v, c, H_np,
+                                    network.weights[layer].detach().double().cpu().numpy(),
+                                    network.biases[layer].detach().double().cpu().numpy()):
+                fallback, v = _and_then(fallback, folding.REDUNDANT_FOLD), None
         if v is None:
             # no usable direction x_t - x_f: a hyperplane along the loss gradient at x_t
             # (DESIGN section 2), just behind x_t so that x_t activates the unit

@@ -74,8 +74,7 @@ def _through_x_t(event):
     """The fallbacks without a usable fold point: the hyperplane is normal to the loss
     gradient, just behind x_t."""
     steps = (event["fallback"] or "").split("+")
-    return bool({"flat_segment", THROUGH_INSTANCE, folding.FOLD_OUTSIDE_DATA,
-                 folding.FOLD_ON_EXISTING_UNIT} & set(steps))
+    return bool({"flat_segment", THROUGH_INSTANCE, folding.REDUNDANT_FOLD} & set(steps))
 
 
 def _unit_geometry(est, event):
@@ -803,21 +802,32 @@ def test_segment_shortcut_gives_the_solvers_fold_point(seed, d, hidden, task):
 @settings(deadline=None, max_examples=50)
 @given(seed=st.integers(0, 2**16), d=st.integers(1, 4), n_units=st.integers(1, 5),
        scale=st.floats(1e-3, 1e3))
-def test_folds_nothing_names_the_units_that_bend_no_data(seed, d, n_units, scale):
-    """A hyperplane through the data folds it; one beyond every row, or an existing unit's
-    hyperplane (any rescaling, either side), does not."""
+def test_adds_nothing_recognises_units_already_in_the_layers_span(seed, d, n_units, scale):
+    """A new kink among the data adds a function; a copy of a unit, or an affine unit next to
+    an affine one along the same direction, does not. A mirror image adds the unit's affine
+    part, so it counts as new."""
     rng = np.random.RandomState(seed)
     H = rng.normal(size=(50, d))
+    used = set()
+
+    def offset_through_a_middle_row(w):
+        """Bias of a hyperplane of normal w through a row with rows on both sides of it, a
+        different row each time (different kinks, also in one dimension)."""
+        row = next(r for r in np.argsort(H @ w)[10:40] if r not in used)
+        used.add(row)
+        return -float(H[row] @ w)
+
     W = rng.normal(size=(n_units, d))
-    b = -np.median(H @ W.T, axis=0)  # the existing units cut the data through its middle
+    b = np.array([offset_through_a_middle_row(w) for w in W])
     v = rng.normal(size=d)
-    assert folding.folds_nothing(v, -np.percentile(H @ v, 25), H, W, b) is None
-    beyond = -(H @ v).min() + 0.1 * np.abs(H @ v).max()
-    assert folding.folds_nothing(v, beyond, H, W, b) == folding.FOLD_OUTSIDE_DATA
+    assert not folding.adds_nothing(v, offset_through_a_middle_row(v), H, W, b)
     j = rng.randint(n_units)
-    for k in (scale, -scale):
-        assert folding.folds_nothing(k * W[j], k * b[j], H, W, b) == \
-            folding.FOLD_ON_EXISTING_UNIT
+    assert folding.adds_nothing(scale * W[j], scale * b[j], H, W, b)
+    assert not folding.adds_nothing(-scale * W[j], -scale * b[j], H, W, b)
+    beyond = -(H @ v).min() + 0.1 * np.abs(H @ v).max()  # every row active: affine on H
+    assert not folding.adds_nothing(v, beyond, H, W, b)
+    affine = np.vstack([W, v])  # with an existing unit affine on H along v
+    assert folding.adds_nothing(scale * v, scale * beyond, H, affine, np.append(b, beyond))
 
 
 def _sine_1d():
@@ -831,13 +841,13 @@ def _sine_1d():
 def test_one_dimensional_sine_grows_past_a_line(random_state):
     """These fits' seed networks are a line on the data. Its segment meets a mis-predicted
     row's target beyond the data, or its region ends at an existing kink, so a fold unit
-    there would be affine on the data or a copy of a unit; the fallback bends at x_t instead
-    (without it these fits ended at R^2 0.16-0.28 after three fruitless growths)."""
+    there would add nothing (affine on the data, or a copy of a unit); the fallback bends at
+    x_t instead (without it these fits ended at R^2 0.16-0.28 after three fruitless growths)."""
     X, y = _sine_1d()
     est = FoldGrowRegressor(random_state=random_state).fit(X, y)
     assert est.score(X, y) > 0.85
-    assert any(reason in (e["fallback"] or "") for e in est.growth_history_
-               for reason in (folding.FOLD_OUTSIDE_DATA, folding.FOLD_ON_EXISTING_UNIT))
+    assert any(folding.REDUNDANT_FOLD in (e["fallback"] or "").split("+")
+               for e in est.growth_history_)
 
 
 @pytest.mark.parametrize("random_state", [1, 3])
@@ -848,9 +858,8 @@ def test_a_fold_that_would_bend_no_data_falls_back_to_a_unit_that_does(random_st
     est.grow(X, y)
     _assert_same_outputs(est, X, before)
     (event,) = est.growth_history_
-    assert set(event["fallback"].split("+")) & {folding.FOLD_OUTSIDE_DATA,
-                                               folding.FOLD_ON_EXISTING_UNIT}
+    assert folding.REDUNDANT_FOLD in event["fallback"].split("+")
     _check_fold_hyperplane(est, event)
     weights = est.network_.weights[0].detach().double().numpy()
     biases = est.network_.biases[0].detach().double().numpy()
-    assert folding.folds_nothing(weights[-1], biases[-1], X, weights[:-1], biases[:-1]) is None
+    assert not folding.adds_nothing(weights[-1], biases[-1], X, weights[:-1], biases[:-1])
