@@ -117,8 +117,9 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
                                     network.biases[layer].detach().double().cpu().numpy()):
                 fallback, v = _and_then(fallback, folding.REDUNDANT_FOLD), None
         if v is None:
-            # no usable direction x_t - x_f: a hyperplane along the loss gradient at x_t
-            # (DESIGN section 2), just behind x_t so that x_t activates the unit
+            # no fold point, x_t on it, or a fold unit that would add nothing: a hyperplane
+            # along the loss gradient at x_t (DESIGN section 2), just behind x_t so that x_t
+            # activates the unit
             v, c, h_f = folding.input_gradient_incoming(
                 network, layer, h_t, target, task, r=r, H=H_np, generator=generator)
         replaced += _add_unit(network, layer, v, c)
