@@ -1030,7 +1030,11 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after``,
         ``gain_needed`` (the fall of the loss by which the growth would pay, see
         ``min_growth_gain``), ``fallback``, ``skipped``, ``dead_units``, ``search_seconds``,
-        ``in_final_model``. Readable as a ``pandas.DataFrame``.
+        ``in_final_model``. Readable as a ``pandas.DataFrame``. ``fallback`` is None or the
+        steps taken instead of the fold recipe, joined by ``"+"``:
+        ``"boundary_outside_segment"`` (the region's point nearest the boundary),
+        ``"flat_segment"``, ``"instance_on_boundary"``, ``"redundant_fold"`` (see
+        ``fold_point``), ``"qp_inexact"`` or ``"qp_failed"`` (the fold point search's QP).
     loss_curve_ : list of float
         Training loss at each epoch (L-BFGS: iteration).
     best_loss_ : float or None
