@@ -820,7 +820,13 @@ def test_adds_nothing_recognises_units_already_in_the_layers_span(seed, d, n_uni
     W = rng.normal(size=(n_units, d))
     b = np.array([offset_through_a_middle_row(w) for w in W])
     v = rng.normal(size=d)
-    assert not folding.adds_nothing(v, offset_through_a_middle_row(v), H, W, b)
+    c = offset_through_a_middle_row(v)
+    # a kink of its own: the new unit splits the rows unlike every existing unit and its
+    # mirror image by more than the two rows on the kinks (else the two are near copies)
+    new_split, old_splits = H @ v + c > 0, H @ W.T + b > 0
+    assume(np.minimum((old_splits != new_split[:, None]).sum(axis=0),
+                      (old_splits == new_split[:, None]).sum(axis=0)).min() >= 3)
+    assert not folding.adds_nothing(v, c, H, W, b)
     j = rng.randint(n_units)
     assert folding.adds_nothing(scale * W[j], scale * b[j], H, W, b)
     assert not folding.adds_nothing(-scale * W[j], -scale * b[j], H, W, b)
