@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import folding
 from ._device import resolve_device
-from .growth import broaden_layer, empty_event
+from .growth import broaden_layer, empty_event, lies_behind_instance
 from .network import GrowableMLP
 from .schedule import GrowthSchedule, growth_paid
 from .training import (EVAL_CHUNK, Trainer, auto_batch_size, evaluate_loss, objective,
@@ -800,13 +800,21 @@ class BaseFoldGrow(BaseEstimator):
             summary += ", without a typical instance."
         else:
             fold = record.get("x_f") if record.get("x_f") is not None else record.get("h_f")
+            fallback = record.get("fallback")
+            point = (f"{np.round(fold, 4).tolist()}"
+                     + (" (in the layer's input space)" if layer else "")
+                     + f" at distance {record['fold_distance']:.4g} from it")
+            if lies_behind_instance(fallback):
+                where = (f"its hyperplane lies just behind it, normal to the loss gradient "
+                         f"there, through {point} (fallback {fallback!r}, instead of a fold "
+                         "point)")
+            else:
+                where = (f"its hyperplane passes through the fold point {point}"
+                         + (f" (fallback {fallback!r})" if fallback else ""))
             summary += (f" to fix instance {record['instance_index']}, "
                         f"x_t = {np.round(record['x_t'], 4).tolist()}, predicted "
-                        f"{record['predicted']!r} where the truth is {record['true']!r}; its "
-                        f"hyperplane passes through the fold point "
-                        f"{np.round(fold, 4).tolist()}"
-                        + (" (in the layer's input space)" if layer else "")
-                        + f" at distance {record['fold_distance']:.4g} from it.")
+                        f"{record['predicted']!r} where the truth is {record['true']!r}; "
+                        f"{where}.")
         if change is not None:
             summary += f" The monitored loss went from {before:.4g} to {after:.4g} ({change:+.3g})"
             if explanation["paid"] is None:

@@ -37,6 +37,8 @@ _EPS = 1e-9
 _TINY = np.finfo(np.float64).tiny  # relu passes z > -tiny (see network.relu)
 #: ``growth_history_["skipped"]`` when the search subsample holds no mis-predicted row.
 NOTHING_MISPREDICTED = "no mis-predicted instance in the search subsample"
+#: ``fallback`` when ``x_t``'s segment is flat: no boundary, no fold point.
+FLAT_SEGMENT = "flat_segment"
 #: ``fallback`` of a fold unit that would add nothing (see :func:`adds_nothing`).
 REDUNDANT_FOLD = "redundant_fold"
 #: Relative residual below which a unit's output is taken to be in the other units' span.
@@ -246,7 +248,7 @@ def fold_point_search(segment, h_t, *, task, target, method="segment", nonnegati
     h_t = np.asarray(h_t, dtype=np.float64)
     eq = boundary_equations(segment, h_t, task=task, target=target)
     if eq is None:
-        return None, "flat_segment"
+        return None, FLAT_SEGMENT
     E, e = eq
     nearest = nearest_point_on(E, e, h_t)
     if method == "nearest":

@@ -18,6 +18,14 @@ from .network import activated_segment
 #: normal to the loss gradient, just behind ``x_t``
 #: (:func:`~skfold.folding.input_gradient_incoming`). Appended to an earlier fallback with ``+``.
 THROUGH_INSTANCE = "instance_on_boundary"
+#: Fallbacks after which the unit's hyperplane lies just behind ``x_t``, normal to the loss
+#: gradient there, rather than through a fold point.
+BEHIND_INSTANCE = (folding.FLAT_SEGMENT, THROUGH_INSTANCE, folding.REDUNDANT_FOLD)
+
+
+def lies_behind_instance(fallback) -> bool:
+    """Whether a unit recorded with ``fallback`` has the hyperplane behind ``x_t``."""
+    return bool(set((fallback or "").split("+")) & set(BEHIND_INSTANCE))
 
 
 def _row_key(row) -> bytes:

@@ -128,6 +128,26 @@ def test_explain_unit_points_at_the_training_instance_it_was_grown_for(moons):
         assert f"instance {why['instance_index']}" in why["summary"]
 
 
+def test_explain_unit_says_where_the_hyperplane_went_when_there_was_no_fold_point():
+    """1-D sine whose seed network is a line on the data: the fold unit would add nothing,
+    so the hyperplane went behind x_t; a later unit folds at a fold point."""
+    rng = np.random.RandomState(0)
+    x = rng.uniform(-3, 3, size=300)
+    X = ((x - x.mean()) / x.std())[:, None]
+    reg = FoldGrowRegressor(random_state=1).fit(X, np.sin(2 * x))
+    whys = [reg.explain_unit(e["unit"]) for e in reg.growth_history_ if e["unit"] is not None]
+    behind = [w for w in whys if "redundant_fold" in (w["fallback"] or "")]
+    folded = [w for w in whys if w["fallback"] is None]
+    assert behind and folded
+    for why in behind:
+        assert "just behind it, normal to the loss gradient" in why["summary"]
+        assert repr(why["fallback"]) in why["summary"]
+        assert "passes through the fold point" not in why["summary"]
+    for why in folded:
+        assert "passes through the fold point" in why["summary"]
+        assert "fallback" not in why["summary"]
+
+
 def test_explain_unit_of_a_deepened_layer(moons):
     X, y = moons
     clf = FoldGrowClassifier(max_depth=2, growth_patience=1, growth_schedule="none",

@@ -19,7 +19,7 @@ from sklearn.datasets import make_classification, make_regression
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 from skfold import folding
 from skfold.datasets import make_overlap_quadratic, make_sine
-from skfold.growth import THROUGH_INSTANCE, _already_folded, _row_key, broaden_layer
+from skfold.growth import _already_folded, _row_key, broaden_layer, lies_behind_instance
 from skfold.network import GrowableMLP, activated_segment
 
 INITS = ["fold", "fold_direction", "gradmax", "random"]
@@ -73,8 +73,7 @@ def _grown_units(Estimator, X, y, *, n_units=2, **params):
 def _through_x_t(event):
     """The fallbacks without a usable fold point: the hyperplane is normal to the loss
     gradient, just behind x_t."""
-    steps = (event["fallback"] or "").split("+")
-    return bool({"flat_segment", THROUGH_INSTANCE, folding.REDUNDANT_FOLD} & set(steps))
+    return lies_behind_instance(event["fallback"])
 
 
 def _unit_geometry(est, event):
