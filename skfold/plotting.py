@@ -154,7 +154,10 @@ def plot_decision_boundary(estimator, X, y, ax=None, show_folds=True, *, grid_re
         typical instance ``x_t`` (star), fold point ``x_f`` (cross), the arrow ``x_t -> x_f`` and
         the unit's hyperplane (dashed: the zero line of its pre-activation with the current
         weights; right after :meth:`~skfold.FoldGrowClassifier.grow` it passes through
-        ``x_f``). ``x_t`` is the side where the unit is active.
+        ``x_f``). ``x_t`` is the side where the unit is active. For a unit whose hyperplane went
+        behind ``x_t`` instead (``growth_history_``'s ``fallback``, see
+        :meth:`~skfold.FoldGrowClassifier.explain_unit`), the cross is the point it passes
+        through.
     grid_resolution : int, default=200
         Grid points per axis.
     legend : bool, default=True
@@ -353,8 +356,10 @@ def plot_regression_fit(estimator, X, y, ax=None, show_folds=True, *, n_points=5
     ax : matplotlib Axes, default=None
     show_folds : bool or "last", default=True
         Draw, for every unit born from a fold (``"last"``: the latest growth's), the typical
-        instance ``(x_t, y_t)`` (star), the fold point ``x_f`` on the fit (cross) and the unit's
-        kink, where its pre-activation is zero with the current weights (dashed vertical line).
+        instance ``(x_t, y_t)`` (star), the fold point ``x_f`` on the fit (cross; for a unit
+        whose kink went behind ``x_t`` instead, see ``growth_history_``'s ``fallback``, the
+        point it passes through) and the unit's kink, where its pre-activation is zero with the
+        current weights (dashed vertical line).
     n_points : int, default=500
         Points of the plotted curve.
     legend : bool, default=True
