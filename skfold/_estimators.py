@@ -611,6 +611,7 @@ class BaseFoldGrow(BaseEstimator):
         loss_before = float(self._schedule.best_loss)
         net = self.network_
         room = self.max_hidden_units - sum(net.hidden_sizes)
+        total_weight = float(sw.sum())
         events = []
         before = self._snapshot()
         try:
@@ -631,7 +632,7 @@ class BaseFoldGrow(BaseEstimator):
                     rng=self._rng, generator=self._trainer.generator,
                     folded_rows=self._folded_rows,
                     max_instance_loss=(np.inf if requested
-                                       else self._largest_payable_instance_loss(sw)))
+                                       else self._largest_payable_instance_loss(total_weight)))
                 self._trainer.after_growth(replaced)
                 events.extend(widen_events)
             if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
@@ -649,7 +650,7 @@ class BaseFoldGrow(BaseEstimator):
         growth_index = 1 + max((e["growth"] for e in self.growth_history_), default=-1)
         seconds = time.perf_counter() - t0
         rows = getattr(self, "_data_rows", None)
-        gain_needed = max(self.tol, self._required_gain(events, sw))
+        gain_needed = max(self.tol, self._required_gain(events, total_weight))
         for event in events:
             if rows is not None and event.get("instance_index") is not None:
                 event["instance_index"] = int(rows[event["instance_index"]])
@@ -677,7 +678,7 @@ class BaseFoldGrow(BaseEstimator):
                           f"loss {loss_before:.6g}, instance {e.get('instance_index')}"
                           f"{dist_txt}, hidden units {net.hidden_sizes}")
 
-    def _required_gain(self, events, sample_weight):
+    def _required_gain(self, events, total_weight):
         """What a growth must lower the monitored loss by, besides ``tol``, to pay:
         ``min_growth_gain`` times the folded instances' share of the training loss.
 
@@ -688,15 +689,15 @@ class BaseFoldGrow(BaseEstimator):
         """
         instance_loss = sum(e["instance_loss"] for e in events
                             if e.get("instance_loss") is not None)
-        return self.min_growth_gain * instance_loss / float(sample_weight.sum())
+        return self.min_growth_gain * instance_loss / total_weight
 
-    def _largest_payable_instance_loss(self, sample_weight):
+    def _largest_payable_instance_loss(self, total_weight):
         """An instance with at least this loss cannot pay for its growth: the gain it needs
         (:meth:`_required_gain`) would be the whole monitored loss, which cannot fall below 0.
         """
         if self.min_growth_gain == 0 or not np.isfinite(self._schedule.best_loss):
             return np.inf
-        return self._schedule.best_loss * float(sample_weight.sum()) / self.min_growth_gain
+        return self._schedule.best_loss * total_weight / self.min_growth_gain
 
     def grow(self, X, y, n_units=1):
         """Perform one growth step now, on ``(X, y)``, whatever the schedule says.

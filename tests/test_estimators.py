@@ -385,7 +385,7 @@ def test_a_growth_that_cannot_pay_is_skipped_and_growth_stops():
 def test_largest_payable_instance_loss_is_where_the_needed_gain_reaches_the_loss(moons):
     X, y = moons
     clf = FoldGrowClassifier(max_iter=30, random_state=0).fit(X, y)
-    sw = torch.ones(X.shape[0], dtype=torch.float64)
-    limit = clf._largest_payable_instance_loss(sw)
-    needed = clf._required_gain([{"instance_loss": limit}], sw)
+    total_weight = float(torch.ones(X.shape[0], dtype=torch.float64).sum())
+    limit = clf._largest_payable_instance_loss(total_weight)
+    needed = clf._required_gain([{"instance_loss": limit}], total_weight)
     assert needed == pytest.approx(clf._schedule.best_loss, rel=1e-12)
