@@ -102,9 +102,8 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
         if candidates.any() and losses[candidates].min() >= max_instance_loss:
             events.append({**empty_event(layer, None, init), "skipped": folding.CANNOT_PAY})
             break
-        pos, info = folding.find_typical_instance(
-            H_np, losses, mispredicted, method=instance_selection, n_clusters=n_clusters,
-            excluded=excluded, rng=rng)
+        pos, info = folding.find_typical_instance(  # the rows already folded are out
+            H_np, losses, candidates, method=instance_selection, n_clusters=n_clusters, rng=rng)
         if pos is None:
             events.append({**empty_event(layer, None, init), **info})
             break
