@@ -56,7 +56,8 @@ class GrowableMLP(nn.Module):
 
     @classmethod
     def initialize(cls, n_features, hidden_sizes, n_outputs, *, generator, dtype, device):
-        """He-initialised network drawn from ``generator`` only (never the global RNG)."""
+        """Glorot-uniform network (scikit-learn MLP's bounds) drawn from ``generator`` only (never
+        the global RNG)."""
         sizes = [n_features, *hidden_sizes, n_outputs]
         weights, biases = [], []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):

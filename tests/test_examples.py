@@ -97,3 +97,12 @@ def test_readme_parameter_table_lists_every_parameter_with_its_default():
             assert ast.literal_eval(table[name][1]) == value, name
     assert {group for group, _ in table.values()} == {"network", "growth", "search", "training",
                                                       "device"}
+
+
+@pytest.mark.parametrize("document", [README, *sorted((EXAMPLES.parent / "benchmarks" / "results")
+                                                      .glob("*.md"))], ids=lambda p: p.name)
+def test_relative_links_in_the_documents_point_to_files_that_exist(document):
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", document.read_text())
+    local = [link for link in links if "://" not in link]
+    missing = [link for link in local if not (document.parent / link).exists()]
+    assert not missing, f"{document.name} links to missing files: {missing}"
