@@ -326,7 +326,7 @@ class BaseFoldGrow(BaseEstimator):
                     warnings.warn(
                         f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
                         "and the optimization hasn't converged yet.", ConvergenceWarning)
-        self._close_history()
+        self._close_history(final=not incremental)
         self._val = None
         self._data_rows = None
         self._start = None
@@ -357,6 +357,7 @@ class BaseFoldGrow(BaseEstimator):
         self._n_divergences = 0
         self._diverged_stop = False
         self.growth_history_ = []
+        self._growth_open = False  # whether the last growth's training phase may still run
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = None
@@ -589,12 +590,18 @@ class BaseFoldGrow(BaseEstimator):
             if unit is not None:
                 event["in_final_model"] = layer < len(sizes) and unit < sizes[layer]
 
-    def _close_history(self):
-        """The loss after the last growth's training phase is known only once it ended."""
-        if self.growth_history_ and self.growth_history_[-1].get("loss_after") is None:
-            phase_best = self._phase_best
-            for event in self._events_of_last_growth():
-                event["loss_after"] = float(phase_best) if np.isfinite(phase_best) else None
+    def _close_history(self, final=True):
+        """Record the loss after the last growth's training phase: its best monitored loss.
+
+        ``final=False`` (the end of a ``partial_fit`` call) records the best so far: the phase
+        goes on in the next calls, which update the record until the next growth closes it.
+        """
+        if not getattr(self, "_growth_open", False):
+            return
+        phase_best = self._phase_best
+        for event in self._events_of_last_growth():
+            event["loss_after"] = float(phase_best) if np.isfinite(phase_best) else None
+        self._growth_open = not final
 
     def _events_of_last_growth(self):
         last = self.growth_history_[-1]["growth"]
@@ -659,6 +666,7 @@ class BaseFoldGrow(BaseEstimator):
                          loss_after=None, gain_needed=gain_needed, dead_units=dead,
                          search_seconds=seconds, hidden_layer_sizes=net.hidden_sizes)
         self.growth_history_.extend(events)
+        self._growth_open = True
         # A classifier that gets every searched row right gives folding nothing to fold on,
         # and the next plateau would not either: stop growing for the rest of this call
         # (measured: three more futile phases of 10 L-BFGS iterations on breast_cancer).
@@ -763,7 +771,7 @@ class BaseFoldGrow(BaseEstimator):
             ``loss_after``, ``gain_needed``, ``fallback``...), ``loss_change = loss_after -
             loss_before``: how the monitored loss moved over the training phase that followed
             its growth, and ``paid``: whether it fell by more than ``gain_needed`` (None while
-            that phase runs).
+            that phase runs in ``fit``; so far, between ``partial_fit`` calls).
         """
         check_is_fitted(self)
         sizes = self.network_.hidden_sizes
@@ -1036,11 +1044,12 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         One record per unit added (or per deepening, or per skipped growth): ``growth``,
         ``epoch``, ``kind``, ``layer``, ``unit``, ``init``, ``instance_index``, ``x_t``,
         ``x_f`` (``h_t``/``h_f`` for deep layers), ``fold_distance``, ``predicted``, ``true``,
-        ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after``,
-        ``gain_needed`` (the fall of the loss by which the growth would pay, see
-        ``min_growth_gain``), ``fallback``, ``skipped``, ``dead_units``, ``search_seconds``,
-        ``in_final_model``. Readable as a ``pandas.DataFrame``. ``fallback`` is None or the
-        steps taken instead of the fold recipe, joined by ``"+"``:
+        ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after`` (the best
+        monitored loss of the training phase after the growth; with ``partial_fit``, the best
+        so far while that phase goes on), ``gain_needed`` (the fall of the loss by which the
+        growth would pay, see ``min_growth_gain``), ``fallback``, ``skipped``, ``dead_units``,
+        ``search_seconds``, ``in_final_model``. Readable as a ``pandas.DataFrame``.
+        ``fallback`` is None or the steps taken instead of the fold recipe, joined by ``"+"``:
         ``"boundary_outside_segment"`` (the region's point nearest the boundary),
         ``"flat_segment"``, ``"instance_on_boundary"``, ``"redundant_fold"`` (see
         ``fold_point``), ``"qp_inexact"`` or ``"qp_failed"`` (the fold point search's QP).

@@ -115,6 +115,24 @@ def test_partial_fit_grows_across_calls(moons):
         clf.partial_fit(X[:10], np.full(10, 7))
 
 
+def test_partial_fit_records_the_loss_after_each_growth_over_its_whole_phase(moons):
+    """A growth's training phase spans several partial_fit calls: its loss_after is the best
+    loss up to the next growth (or up to now, for the last one), not after one call."""
+    X, y = moons
+    clf = FoldGrowClassifier(growth_schedule="fixed", grow_every=4, max_hidden_units=5,
+                             random_state=0, learning_rate_init=0.01)
+    for _ in range(13):
+        clf.partial_fit(X, y, classes=[0, 1])
+    epochs = [e["epoch"] for e in clf.growth_history_] + [clf.n_iter_]
+    assert epochs == [4, 8, 12, 13]
+    curve = clf.loss_curve_  # epoch e's loss is curve[e - 1]
+    for event, start, end in zip(clf.growth_history_, epochs, epochs[1:]):
+        assert event["loss_after"] == pytest.approx(min(curve[start:end]), rel=1e-12)
+    clf.partial_fit(X, y)  # the last phase goes on: its record follows it
+    assert clf.growth_history_[-1]["loss_after"] == pytest.approx(min(clf.loss_curve_[12:]),
+                                                                  rel=1e-12)
+
+
 def test_partial_fit_is_unavailable_for_lbfgs():
     assert not hasattr(FoldGrowClassifier(solver="lbfgs"), "partial_fit")
     assert hasattr(FoldGrowRegressor(solver="adam"), "partial_fit")
