@@ -327,6 +327,7 @@ class BaseFoldGrow(BaseEstimator):
                         f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
                         "and the optimization hasn't converged yet.", ConvergenceWarning)
         self._close_history(final=not incremental)
+        self._mark_units_in_model()
         self._val = None
         self._data_rows = None
         self._start = None
@@ -584,11 +585,16 @@ class BaseFoldGrow(BaseEstimator):
                 force or self._schedule.best_loss < self._last_monitored - self.tol
                 or not np.isfinite(self._last_monitored)):
             self._load_weights(*self._best)
+
+    def _mark_units_in_model(self):
+        """Set every record's ``in_final_model``: whether its unit is in the network now (a
+        return to an earlier, narrower network drops the units grown after it); None for a
+        record without a unit."""
         sizes = self.network_.hidden_sizes
         for event in self.growth_history_:
             unit, layer = event.get("unit"), event.get("layer")
-            if unit is not None:
-                event["in_final_model"] = layer < len(sizes) and unit < sizes[layer]
+            event["in_final_model"] = (None if unit is None
+                                       else layer < len(sizes) and unit < sizes[layer])
 
     def _close_history(self, final=True):
         """Record the loss after the last growth's training phase: its best monitored loss.
@@ -748,6 +754,7 @@ class BaseFoldGrow(BaseEstimator):
                             n_units=n_units, requested=True)
         # The grown network is the one to keep: same predictions, and the user asked for it.
         self._best = self._snapshot()
+        self._mark_units_in_model()
         return self
 
     def explain_unit(self, unit, layer=0):

@@ -133,6 +133,22 @@ def test_partial_fit_records_the_loss_after_each_growth_over_its_whole_phase(moo
                                                                   rel=1e-12)
 
 
+def test_in_final_model_says_which_grown_units_the_returned_network_has(moons):
+    X, y = moons
+    # early stopping returns the network of the best validation score, narrower than the last
+    stopped = FoldGrowClassifier(early_stopping=True, random_state=1).fit(X, y)
+    streamed = FoldGrowClassifier(growth_schedule="fixed", grow_every=2, max_hidden_units=5,
+                                  random_state=0, learning_rate_init=0.01)
+    for _ in range(7):
+        streamed.partial_fit(X, y, classes=[0, 1])
+    for clf in (stopped, streamed):
+        width = clf.hidden_layer_sizes_[0]
+        units = [e for e in clf.growth_history_ if e["unit"] is not None]
+        assert units and all(e["in_final_model"] == (e["unit"] < width) for e in units)
+    assert not all(e["in_final_model"] for e in stopped.growth_history_)
+    assert all(e["in_final_model"] for e in streamed.growth_history_)
+
+
 def test_partial_fit_is_unavailable_for_lbfgs():
     assert not hasattr(FoldGrowClassifier(solver="lbfgs"), "partial_fit")
     assert hasattr(FoldGrowRegressor(solver="adam"), "partial_fit")
