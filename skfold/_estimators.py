@@ -266,18 +266,20 @@ class BaseFoldGrow(BaseEstimator):
         rows = np.flatnonzero(keep)  # the caller's row of each training row (growth_history_)
         if not keep.all():
             X, y_enc, sw = X[keep], y_enc[keep], sw[keep]
-        self._check_magnitudes(X, y_enc, self._effective_solver(X.shape[0], incremental)
-                               if first else self._solver)
+        self._check_magnitudes(X, y_enc, self._solver if incremental and not first
+                               else self._effective_solver(X.shape[0], incremental))
 
         self._device = resolve_device(self.device)
         if first:
             self._initialize(X.shape[1], incremental, X.shape[0])
         else:
+            self._check_room_for_the_network()
             if not incremental:
                 # warm start: a stale best loss (other data) would make every epoch of this
                 # call look worse, and the end of the fit would restore the old network
                 self._schedule.restart()
                 self._forget_progress()
+            self._take_changed_params(X.shape[0], incremental)
             if self.network_.weights[0].device != self._device:
                 self._move_to(self._device)
         self.device_ = str(self._device)
@@ -366,6 +368,36 @@ class BaseFoldGrow(BaseEstimator):
         self.n_iter_ = 0
         self.t_ = 0
         self.fit_time_ = {"training": 0.0, "growth": 0.0}
+
+    def _check_room_for_the_network(self):
+        total = sum(self.network_.hidden_sizes)
+        if total > self.max_hidden_units:
+            raise ValueError(
+                f"The fitted network has {total} hidden units, more than max_hidden_units="
+                f"{self.max_hidden_units}, and a grown network does not shrink: raise "
+                "max_hidden_units, or set warm_start=False to fit a new network.")
+
+    def _take_changed_params(self, n_samples, incremental):
+        """Train a fitted network with the parameters set now (``set_params`` between calls),
+        as ``MLPClassifier`` does: the schedule's settings on every call; on a warm-started
+        ``fit``, also a new optimizer with the current solver, step size, momentum and
+        penalty (Adam's moments start afresh, as in ``MLPClassifier``)."""
+        schedule = self._schedule
+        schedule.kind, schedule.grow_every = self.growth_schedule, self.grow_every
+        schedule.n_iter_no_change, schedule.tol = self.n_iter_no_change, self.tol
+        schedule.growth_patience = self.growth_patience
+        if incremental:
+            return
+        self._solver = self._effective_solver(n_samples, incremental=False)
+        dtype = SOLVER_DTYPES[self._solver]
+        if self.network_.weights[0].dtype != dtype:
+            net = self.network_
+            self.network_ = GrowableMLP([w.detach().to(dtype) for w in net.weights],
+                                        [b.detach().to(dtype) for b in net.biases])
+        self._trainer = Trainer(
+            self.network_, solver=self._solver, learning_rate=self.learning_rate_init,
+            momentum=self.momentum, alpha=self.alpha, batch_size=1, task=self._task,
+            generator=self._trainer.generator)
 
     def _forget_progress(self):
         """No epoch of this fit measured yet: no best network, no monitored loss."""
@@ -1027,7 +1059,10 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         a progress bar over epochs in ``fit``; ``2`` also prints the loss of every epoch, as
         ``MLPClassifier`` does.
     warm_start : bool, default=False
-        Continue from the fitted (grown) network instead of starting afresh.
+        Continue from the fitted (grown) network instead of starting afresh, with the
+        parameters set now (a changed ``solver``, ``learning_rate_init``, ``alpha``, ``tol``...
+        takes effect; the optimizer starts afresh, as in ``MLPClassifier``). The network
+        keeps its units, so ``max_hidden_units`` must not fall below their number.
 
     Attributes
     ----------
@@ -1258,7 +1293,8 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         ``1``: a line per growth (and a tqdm progress bar on a terminal); ``2``: also the loss
         of every epoch.
     warm_start : bool, default=False
-        Continue from the fitted network.
+        Continue from the fitted network, with the parameters set now (see
+        :class:`FoldGrowClassifier`).
 
     Attributes
     ----------

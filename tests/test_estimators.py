@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_moons
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -195,6 +196,45 @@ def test_warm_start_continues_from_the_grown_network(moons):
     assert sum(clf.hidden_layer_sizes_) >= sum(sizes)
     cold = clone(clf).set_params(warm_start=False, max_hidden_units=2, hidden_units=2)
     assert cold.fit(X, y).hidden_layer_sizes_ == (2,)
+
+
+def test_warm_start_trains_with_the_parameters_set_since_the_last_fit(moons):
+    """set_params between warm-started fits takes effect, as with MLPClassifier."""
+    X, y = moons
+    clf = FoldGrowClassifier(growth_schedule="none", solver="adam", max_iter=20,
+                             random_state=0, warm_start=True).fit(X, y)
+    assert clf.n_iter_ == 20 and clf.network_.weights[0].dtype == torch.float32
+    # a progress threshold no epoch can meet: the first epoch sets the reference, and the
+    # plateau follows after exactly n_iter_no_change more
+    clf.set_params(tol=1e9, n_iter_no_change=3).fit(X, y)
+    assert clf.n_iter_ == 20 + 1 + 3
+    # a step size too small to move the weights
+    before = [c.copy() for c in clf.coefs_]
+    clf.set_params(tol=1e-4, n_iter_no_change=10, learning_rate_init=1e-12).fit(X, y)
+    assert all(np.allclose(a, b, rtol=0, atol=1e-6) for a, b in zip(before, clf.coefs_))
+    # another solver, in its own precision, on from the same network: one L-BFGS iteration
+    # lowers its loss
+    carried_loss = log_loss(y, clf.predict_proba(X))
+    clf.set_params(solver="lbfgs", max_iter=1, learning_rate_init=1e-3)
+    assert clf.fit(X, y).network_.weights[0].dtype == torch.float64
+    assert log_loss(y, clf.predict_proba(X)) < carried_loss
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_grown_network_cannot_be_warm_started_under_a_smaller_max_hidden_units(moons, solver):
+    X, y = moons
+    clf = FoldGrowClassifier(hidden_units=2, max_hidden_units=4, growth_schedule="fixed",
+                             grow_every=1, solver=solver, max_iter=5, random_state=0).fit(X, y)
+    assert clf.hidden_layer_sizes_ == (4,)
+    clf.set_params(max_hidden_units=3)
+    with pytest.raises(ValueError, match="4 hidden units, more than max_hidden_units=3"):
+        clf.set_params(warm_start=True).fit(X, y)
+    if solver == "adam":
+        with pytest.raises(ValueError, match="does not shrink"):
+            clf.partial_fit(X, y)
+    # the remedy the message names: a new network
+    cold = clf.set_params(warm_start=False, growth_schedule="none").fit(X, y)
+    assert cold.hidden_layer_sizes_ == (2,)
 
 
 def test_grow_adds_units_without_changing_predictions(moons):
