@@ -379,14 +379,15 @@ class BaseFoldGrow(BaseEstimator):
 
     def _take_changed_params(self, n_samples, incremental):
         """Train a fitted network with the parameters set now (``set_params`` between calls),
-        as ``MLPClassifier`` does: the schedule's settings on every call; on a warm-started
-        ``fit``, also a new optimizer with the current solver, step size, momentum and
-        penalty (Adam's moments start afresh, as in ``MLPClassifier``)."""
+        as ``MLPClassifier`` does: the schedule's settings and ``alpha`` on every call; on a
+        warm-started ``fit``, also a new optimizer with the current solver, step size and
+        momentum (Adam's moments start afresh, as in ``MLPClassifier``)."""
         schedule = self._schedule
         schedule.kind, schedule.grow_every = self.growth_schedule, self.grow_every
         schedule.n_iter_no_change, schedule.tol = self.n_iter_no_change, self.tol
         schedule.growth_patience = self.growth_patience
         if incremental:
+            self._trainer.alpha = self.alpha  # the optimizer and its step size go on
             return
         self._solver = self._effective_solver(n_samples, incremental=False)
         dtype = SOLVER_DTYPES[self._solver]

@@ -220,6 +220,18 @@ def test_warm_start_trains_with_the_parameters_set_since_the_last_fit(moons):
     assert log_loss(y, clf.predict_proba(X)) < carried_loss
 
 
+def test_partial_fit_trains_with_the_penalty_set_since_the_last_call(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(growth_schedule="none", solver="sgd", random_state=0)
+    for _ in range(5):
+        clf.partial_fit(X, y, classes=[0, 1])
+    norm = np.linalg.norm(clf.coefs_[0])
+    clf.set_params(alpha=1e4)  # a penalty that shrinks the weights at every step
+    for _ in range(5):
+        clf.partial_fit(X, y)
+    assert np.linalg.norm(clf.coefs_[0]) < 0.5 * norm
+
+
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
 def test_a_grown_network_cannot_be_warm_started_under_a_smaller_max_hidden_units(moons, solver):
     X, y = moons
