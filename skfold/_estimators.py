@@ -389,6 +389,11 @@ class BaseFoldGrow(BaseEstimator):
         if incremental:
             self._trainer.alpha = self.alpha  # the optimizer and its step size go on
             return
+        if self.early_stopping and self.validation_scores_ is None:  # switched on now
+            self.validation_scores_, self.best_validation_score_ = [], None
+            self.best_loss_ = None  # as in a fit that stops early from the start
+        if not self.early_stopping and self.best_loss_ is None:  # switched off now
+            self.best_loss_ = np.inf
         self._solver = self._effective_solver(n_samples, incremental=False)
         dtype = SOLVER_DTYPES[self._solver]
         if self.network_.weights[0].dtype != dtype:

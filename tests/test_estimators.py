@@ -220,6 +220,18 @@ def test_warm_start_trains_with_the_parameters_set_since_the_last_fit(moons):
     assert log_loss(y, clf.predict_proba(X)) < carried_loss
 
 
+def test_early_stopping_can_be_switched_between_warm_started_fits(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(max_iter=30, random_state=0, warm_start=True).fit(X, y)
+    assert clf.validation_scores_ is None
+    clf.set_params(early_stopping=True).fit(X, y)
+    assert len(clf.validation_scores_) > 0 and clf.best_loss_ is None
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    epochs_before = clf.n_iter_
+    clf.set_params(early_stopping=False).fit(X, y)
+    assert clf.best_loss_ == min(clf.loss_curve_[epochs_before:])
+
+
 def test_partial_fit_trains_with_the_penalty_set_since_the_last_call(moons):
     X, y = moons
     clf = FoldGrowClassifier(growth_schedule="none", solver="sgd", random_state=0)
