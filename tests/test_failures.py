@@ -340,7 +340,7 @@ def test_qp_solver_raising_skips_the_growth_records_it_and_training_continues(mo
                                                                              broken):
     X, y = moons
     monkeypatch.setattr(folding, "_in_region", lambda *args: False)  # the solvers must run
-    if broken == "linprog":  # the LP runs once SLSQP alone has not solved the QP
+    if broken == "linprog":  # the LP runs once the QP alone has not been solved
         monkeypatch.setattr(scipy.optimize, "minimize", unsolved_minimize)
     monkeypatch.setattr(scipy.optimize, broken, raise_solver_error)
     clf = FoldGrowClassifier(solver="adam", growth_schedule="fixed", grow_every=3,

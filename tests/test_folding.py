@@ -358,6 +358,34 @@ def test_segment_fold_point_is_in_region_and_as_near_as_brute_force(seed, hidden
         pytest.fail(f"unexpected fallback {fallback!r} on a well-posed 2-D case")
 
 
+@settings(deadline=None, max_examples=60)
+@given(seed=st.integers(0, 2**31 - 1), m=st.integers(1, 8), extra=st.integers(0, 600))
+def test_projection_onto_a_region_is_optimal_in_any_dimension(seed, m, extra):
+    """The fold point's QP, in its dual for wide inputs (up to 600 here; SLSQP's primal took
+    seconds there) and its primal otherwise: the point is feasible and satisfies the KKT
+    conditions, so it is the nearest one."""
+    rng = np.random.RandomState(seed % 2**32)
+    d = m + 1 + extra
+    G = rng.normal(size=(m, d))
+    inside = rng.normal(size=d)
+    g = -G @ inside + rng.uniform(0, 1, size=m)  # inside satisfies G x + g > 0 ...
+    E = rng.normal(size=(1, d))
+    e = E @ inside  # ... and lies on the boundary E x = e
+    target = inside + rng.normal(scale=3.0, size=d)
+    x = folding._project(target, G, g, E, e)
+    assert x is not None
+    scale = 1.0 + np.abs(target).max()
+    slack = G @ x + g
+    assert slack.min() >= -1e-6 * scale and np.abs(E @ x - e).max() <= 1e-6 * scale
+    # x - target = G^T lam + E^T mu with lam >= 0, and lam_i = 0 where constraint i is slack
+    A = np.vstack([G, E])
+    z, *_ = np.linalg.lstsq(A.T, x - target, rcond=None)
+    assert np.abs(A.T @ z - (x - target)).max() <= 1e-6 * scale
+    lam = z[:m]
+    assert lam.min() >= -1e-6 * (1 + np.abs(z).max())
+    assert np.abs(lam * slack).max() <= 1e-5 * scale * (1 + np.abs(z).max())
+
+
 @settings(deadline=None, max_examples=10)
 @given(data=data_params, task=st.sampled_from(["classification", "regression"]),
        depth=st.integers(1, 2))
