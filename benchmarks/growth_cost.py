@@ -12,7 +12,10 @@ two growths. The report also shows:
 - that the step is bounded by ``search_subsample``, not by the training set: ``grow`` on 10x
   more rows, and with a 4x larger/smaller ``search_subsample``;
 - scikit-learn's ``MLPClassifier`` of the same final width and solver, fitted in the same run,
-  as a reference for the whole fit's time.
+  as a reference for the whole fit's time;
+- the fold point's QP against the number of inputs: solved in its dual above
+  ``folding.DUAL_MIN_INPUTS`` inputs, against SLSQP on the primal (the path below it) on the
+  same QPs.
 
 Run ``python benchmarks/growth_cost.py`` (about 3 minutes on 2 cores) or with ``--quick``.
 """
@@ -29,17 +32,23 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
+import torch
 from _common import markdown_table, parse_args, report_header, single_threaded, write_report
-from skfold import FoldGrowClassifier
+from skfold import FoldGrowClassifier, folding
+from skfold.network import GrowableMLP, activated_segment
 
 SEED = 0
 SOLVERS = ("lbfgs", "adam")
 #: The goal of issue 3: a growth step costs less than this share of a training phase.
 GOAL = 0.10
 FULL = dict(n_samples=10_000, n_features=50, max_hidden_units=12, max_iter=1000,
-            grow_repeats=5, subsamples=(500, 2000, 8000), scale_factor=10)
+            grow_repeats=5, subsamples=(500, 2000, 8000), scale_factor=10,
+            qp_inputs=(50, 200, 784, 2000), qp_count=8)
 QUICK = dict(n_samples=1_000, n_features=10, max_hidden_units=4, max_iter=60,
-             grow_repeats=2, subsamples=(100, 400), scale_factor=3)
+             grow_repeats=2, subsamples=(100, 400), scale_factor=3,
+             qp_inputs=(20, 150), qp_count=2)
+#: Hidden units of the layer whose segments the QP table projects onto.
+QP_UNITS = 16
 #: skfold functions whose share of a ``grow`` call the report lists (module, function).
 STAGES = [
     ("growth.py", "broaden_layer", "whole widening step (below are its parts)"),
@@ -135,7 +144,46 @@ def subsample_scaling(est, cfg):
     return rows
 
 
-def report(results, scaling, cfg, quick, wall):
+def qp_scaling(cfg):
+    """Median and max seconds of the fold point's QP (``folding._project``) on random segments
+    of a ``QP_UNITS``-unit layer whose nearest boundary point lies outside the region, by the
+    path ``fit`` takes and by SLSQP on the primal; the largest distance between their points."""
+    rows = []
+    for d in cfg["qp_inputs"]:
+        network = GrowableMLP.initialize(d, [QP_UNITS], 3,
+                                         generator=torch.Generator().manual_seed(SEED),
+                                         dtype=torch.float64, device="cpu")
+        rng = np.random.RandomState(SEED)
+        taken, primal, gap = [], [], 0.0
+        while len(taken) < cfg["qp_count"]:
+            h = rng.normal(size=d)
+            segment = activated_segment(network, h, 0)
+            target = int(np.argmin(segment.predict(h)))
+            E, e = folding.boundary_equations(segment, h, task="classification", target=target)
+            G, g = folding._region_constraints(segment, False)
+            nearest = folding.nearest_point_on(E, e, h)
+            if folding._in_region(nearest, G, g):
+                continue  # no QP: the shortcut
+            start = time.perf_counter()
+            x = folding._project(h, G, g, E, e, x0=nearest)
+            taken.append(time.perf_counter() - start)
+            limit, folding.DUAL_MIN_INPUTS = folding.DUAL_MIN_INPUTS, np.inf
+            try:
+                start = time.perf_counter()
+                x_primal = folding._project(h, G, g, E, e, x0=nearest)
+                primal.append(time.perf_counter() - start)
+            finally:
+                folding.DUAL_MIN_INPUTS = limit
+            if x is not None and x_primal is not None:
+                gap = max(gap, float(np.abs(x - x_primal).max() / (1 + np.abs(h).max())))
+        path = "dual" if d > max(QP_UNITS + 1, folding.DUAL_MIN_INPUTS) else "primal (SLSQP)"
+        rows.append([f"{d:,}", path, f"{np.median(taken):.4f}", f"{max(taken):.4f}",
+                     f"{np.median(primal):.4f}", f"{max(primal):.4f}",
+                     f"{np.median(primal) / np.median(taken):.1f}", f"{gap:.0e}"])
+    return rows
+
+
+def report(results, scaling, qp_rows, cfg, quick, wall):
     split_rows, stage_rows = [], []
     for r in results:
         est, steps = r["est"], r["steps"]
@@ -195,6 +243,18 @@ def report(results, scaling, cfg, quick, wall):
              "does grow is `grow`'s own validation and copy of the `X` it is handed (linear in "
              "its rows, and absent from growth inside `fit`, whose data are already tensors). "
              "The search itself grows with `search_subsample`.\n")
+    text += (f"\nThe fold point's QP against the number of inputs: {cfg['qp_count']} random "
+             f"segments of a {QP_UNITS}-unit layer (3 classes, the least likely class as the "
+             "target) whose nearest boundary point lies outside the region, so that the QP "
+             "runs. Above `folding.DUAL_MIN_INPUTS` = "
+             f"{folding.DUAL_MIN_INPUTS} inputs (and more inputs than constraints) `fit` solves "
+             "it in its dual, one variable per constraint; below, SLSQP on the primal. The "
+             "\"SLSQP\" columns solve the same QPs on the primal; the last column is the largest "
+             "distance between the two points, relative to the instance's scale.\n\n")
+    text += markdown_table(["inputs", "path taken", "QP s (median)", "QP s (max)",
+                            "SLSQP s (median)", "SLSQP s (max)", "SLSQP / path taken",
+                            "largest distance"], qp_rows)
+    text += "\n"
     return text
 
 
@@ -217,7 +277,8 @@ def main():
         warm_up()
         results = [run_solver(solver, cfg, X, y) for solver in SOLVERS]
         scaling = subsample_scaling(results[0]["est"], cfg)
-    text = report(results, scaling, cfg, args.quick, time.perf_counter() - start)
+        qp_rows = qp_scaling(cfg)
+    text = report(results, scaling, qp_rows, cfg, args.quick, time.perf_counter() - start)
     name = "growth_cost_quick.md" if args.quick else "growth_cost.md"
     write_report(args.results_dir, name, text)
 
