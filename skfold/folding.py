@@ -208,8 +208,9 @@ def _project(target, G, g, E=None, e=None, x0=None):
     when the set is empty).
 
     With more dimensions than constraints and than :data:`DUAL_MIN_INPUTS` (wide inputs) the
-    dual is the smaller problem: SLSQP on the primal took 0.28 s at 784 inputs and 2.2 s at
-    2000, the dual about 1 ms at both (same points to 1e-8). Otherwise SLSQP on the primal,
+    dual is the smaller problem (``benchmarks/results/growth_cost.md``, last table: SLSQP on
+    the primal takes 0.2 s at 784 inputs and 4 s at 2000, the dual about 1 ms at both, for
+    the same points to 1e-9). Otherwise SLSQP on the primal,
     from ``x0`` (default ``target``): with more constraints than dimensions the dual is
     degenerate (its Gram matrix has the rank of the dimension), and below about 100 inputs
     SLSQP is the faster (0.5 against 0.9 ms at 50).
