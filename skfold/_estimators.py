@@ -772,11 +772,12 @@ class BaseFoldGrow(BaseEstimator):
         check_is_fitted(self)
         if not isinstance(n_units, Integral) or n_units < 1:
             raise ValueError(f"n_units must be a positive integer, got {n_units!r}.")
-        room = self.max_hidden_units - sum(self.network_.hidden_sizes)
-        if room <= 0:
+        total = sum(self.network_.hidden_sizes)
+        if total >= self.max_hidden_units:
             raise ValueError(
-                f"The network already has max_hidden_units={self.max_hidden_units} hidden "
-                "units; raise max_hidden_units (set_params) to grow further.")
+                f"The network already has {total} hidden units and max_hidden_units="
+                f"{self.max_hidden_units}; raise max_hidden_units (set_params) to grow "
+                "further.")
         X, y = validate_data(self, X, y, reset=False, dtype=(np.float64, np.float32),
                              multi_output=self._task == "regression",
                              y_numeric=self._task == "regression")

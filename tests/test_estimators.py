@@ -256,6 +256,8 @@ def test_a_grown_network_cannot_be_warm_started_under_a_smaller_max_hidden_units
     if solver == "adam":
         with pytest.raises(ValueError, match="does not shrink"):
             clf.partial_fit(X, y)
+    with pytest.raises(ValueError, match="already has 4 hidden units and max_hidden_units=3"):
+        clf.grow(X, y)
     # the remedy the message names: a new network
     cold = clf.set_params(warm_start=False, growth_schedule="none").fit(X, y)
     assert cold.hidden_layer_sizes_ == (2,)
