@@ -347,14 +347,8 @@ class BaseFoldGrow(BaseEstimator):
         self.network_ = GrowableMLP.initialize(
             n_features, [self.hidden_units_], self._n_output_units(), generator=generator,
             dtype=SOLVER_DTYPES[self._solver], device=self._device)
-        self._trainer = Trainer(
-            self.network_, solver=self._solver, learning_rate=self.learning_rate_init,
-            momentum=self.momentum, alpha=self.alpha, batch_size=1, task=self._task,
-            generator=generator)
-        self._schedule = GrowthSchedule(
-            kind=self.growth_schedule, grow_every=self.grow_every,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol,
-            growth_patience=self.growth_patience)
+        self._trainer = self._new_trainer(generator)
+        self._schedule = GrowthSchedule(**self._schedule_settings())
         self._folded_rows = set()
         self._forget_progress()
         self._n_divergences = 0
@@ -382,10 +376,8 @@ class BaseFoldGrow(BaseEstimator):
         as ``MLPClassifier`` does: the schedule's settings and ``alpha`` on every call; on a
         warm-started ``fit``, also a new optimizer with the current solver, step size and
         momentum (Adam's moments start afresh, as in ``MLPClassifier``)."""
-        schedule = self._schedule
-        schedule.kind, schedule.grow_every = self.growth_schedule, self.grow_every
-        schedule.n_iter_no_change, schedule.tol = self.n_iter_no_change, self.tol
-        schedule.growth_patience = self.growth_patience
+        for name, value in self._schedule_settings().items():
+            setattr(self._schedule, name, value)
         if incremental:
             self._trainer.alpha = self.alpha  # the optimizer and its step size go on
             return
@@ -395,15 +387,21 @@ class BaseFoldGrow(BaseEstimator):
         if not self.early_stopping and self.best_loss_ is None:  # switched off now
             self.best_loss_ = np.inf
         self._solver = self._effective_solver(n_samples, incremental=False)
-        dtype = SOLVER_DTYPES[self._solver]
-        if self.network_.weights[0].dtype != dtype:
-            net = self.network_
-            self.network_ = GrowableMLP([w.detach().to(dtype) for w in net.weights],
-                                        [b.detach().to(dtype) for b in net.biases])
-        self._trainer = Trainer(
+        self.network_.to(SOLVER_DTYPES[self._solver])
+        self._trainer = self._new_trainer(self._trainer.generator)
+
+    def _new_trainer(self, generator):
+        """A trainer (and optimizer) for ``network_`` with the current solver and settings."""
+        return Trainer(
             self.network_, solver=self._solver, learning_rate=self.learning_rate_init,
             momentum=self.momentum, alpha=self.alpha, batch_size=1, task=self._task,
-            generator=self._trainer.generator)
+            generator=generator)
+
+    def _schedule_settings(self):
+        """The estimator's parameters that the growth schedule keeps."""
+        return dict(kind=self.growth_schedule, grow_every=self.grow_every,
+                    n_iter_no_change=self.n_iter_no_change, tol=self.tol,
+                    growth_patience=self.growth_patience)
 
     def _forget_progress(self):
         """No epoch of this fit measured yet: no best network, no monitored loss."""
