@@ -30,6 +30,10 @@ SINGLE_THREAD_WORK = 32_000_000
 #: accuracy within 0.1 point on every head-to-head data set (5-fold x 10 seeds) but spirals
 #: (+0.8). A limit of 3 lowered diabetes' R^2 by 0.02 (20 splits).
 LBFGS_MAX_LINE_SEARCH = 4
+#: ... except in a run's first iteration, which is retried with this limit when it fails: its
+#: step has no curvature to scale it. With 4 there too, one breast_cancer phase in seven ended
+#: before its first step, and a grown unit could stay untrained.
+FIRST_LINE_SEARCH = 10
 #: Full-batch Adam steps that move a stuck L-BFGS run off a ReLU kink (:meth:`Trainer.lbfgs`).
 KICK_STEPS = 10
 ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-8  # torch's and scikit-learn's defaults
@@ -343,12 +347,17 @@ class Trainer:
             if callback(float(intermediate_result.fun), weights_of(theta)):
                 raise StopIteration
 
-        def run(theta, budget=max_iter):
-            return scipy.optimize.minimize(
+        def run(theta, budget=max_iter, max_line_search=LBFGS_MAX_LINE_SEARCH):
+            result = scipy.optimize.minimize(
                 fun, theta, jac=True, method="L-BFGS-B", callback=on_iteration,
                 options={"maxiter": budget, "maxfun": max(15000, 2 * budget),
-                         "gtol": gtol, "ftol": 0.0, "maxls": LBFGS_MAX_LINE_SEARCH},
+                         "gtol": gtol, "ftol": 0.0, "maxls": max_line_search},
             )
+            if result.status == 2 and result.nit == 0 and max_line_search < FIRST_LINE_SEARCH:
+                # The first step of a run has no curvature to scale it yet (L-BFGS-B tries
+                # a move of unit length) and may need more trials to shrink than later ones.
+                return run(theta, budget, FIRST_LINE_SEARCH)
+            return result
 
         def kick(theta):
             # Full-batch Adam steps (Kingma & Ba's update, on the flat parameter vector): each

@@ -232,14 +232,15 @@ def test_hand_written_gradient_equals_autograd(seed, n, depth, task, weighted, a
         np.testing.assert_allclose(g, e.double().numpy(), rtol=tol * 10, atol=tol * 10)
 
 
-def _stuck_then_real_minimize(calls):
-    """scipy's minimize whose first run 'fails its line search' at the start point."""
+def _stuck_then_real_minimize(calls, n_stuck=2):
+    """scipy's minimize whose first ``n_stuck`` runs 'fail their line search' at the start
+    point (by default both the short and the first-iteration limit: a kink)."""
     import scipy.optimize
     real = scipy.optimize.minimize
 
     def fake(fun, x0, *args, **kwargs):
-        calls.append((np.array(x0), kwargs["options"]["maxiter"]))
-        if len(calls) == 1:
+        calls.append((np.array(x0), kwargs["options"]["maxiter"], kwargs["options"]["maxls"]))
+        if len(calls) <= n_stuck:
             value, grad = fun(x0)
             return scipy.optimize.OptimizeResult(x=np.array(x0), fun=value, jac=grad, nit=0,
                                                  status=2, message="ABNORMAL", success=False)
@@ -266,13 +267,37 @@ def test_lbfgs_stuck_on_a_kink_is_kicked_by_adam_steps_and_resumed(monkeypatch, 
                               gtol=1e-8, callback=lambda loss, weights: False,
                               stuck_gradient=stuck_gradient)
     if not kicked:
-        assert len(calls) == 1 and n_iter == 0
+        assert len(calls) == 2 and n_iter == 0
         return
-    (start, budget0), (resumed_from, budget1) = calls
+    (start, budget0, _), (retried_from, _, _), (resumed_from, budget1, _) = calls
+    assert np.array_equal(retried_from, start)
     assert budget0 == 50 and budget1 == 50  # the stuck run used none of its 50 iterations
     moved = np.abs(resumed_from - start)
     # 10 Adam steps of 1e-2: each weight with a gradient moves, by at most 10 x 1e-2 (+ slack)
     assert moved.max() <= 10 * 1e-2 * 1.01 and (moved > 1e-3).mean() > 0.5
+    assert 0 < n_iter <= 50
+
+
+def test_lbfgs_first_step_gets_a_longer_line_search_before_any_kick(monkeypatch):
+    """A run whose very first line search fails within the short limit (its step has no
+    curvature to scale it) is retried from the same point with FIRST_LINE_SEARCH trials."""
+    import skfold.training as training
+    gen = torch.Generator().manual_seed(0)
+    network = GrowableMLP.initialize(2, [4], 2, generator=gen, dtype=torch.float64,
+                                     device="cpu")
+    X = torch.randn(60, 2, generator=gen, dtype=torch.float64)
+    y = (X[:, 0] * X[:, 1] > 0).long()
+    calls = []
+    monkeypatch.setattr(training.scipy.optimize, "minimize",
+                        _stuck_then_real_minimize(calls, n_stuck=1))
+    trainer = Trainer(network, solver="lbfgs", learning_rate=1e-2, momentum=0.0, alpha=1e-4,
+                      batch_size=60, task="classification", generator=gen)
+    n_iter, _ = trainer.lbfgs(X, y, torch.ones(60, dtype=torch.float64), max_iter=50,
+                              gtol=1e-8, callback=lambda loss, weights: False,
+                              stuck_gradient=1e-4)
+    (start, _, short), (retried_from, budget, first) = calls[:2]
+    assert short == training.LBFGS_MAX_LINE_SEARCH < first == training.FIRST_LINE_SEARCH
+    assert np.array_equal(retried_from, start) and budget == 50  # no Adam kick in between
     assert 0 < n_iter <= 50
 
 
