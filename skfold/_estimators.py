@@ -125,7 +125,7 @@ class BaseFoldGrow(BaseEstimator):
 
     def __init__(self, *, hidden_units="auto", max_hidden_units=32, max_depth=1,
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
-                 growth_patience=3, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
+                 growth_patience=2, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
                  n_clusters=8, search_subsample=2000, fold_point="segment", solver="auto",
                  alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, momentum=0.9,
                  max_iter=1000, tol=1e-4, n_iter_no_change=10, early_stopping=False,
@@ -459,6 +459,8 @@ class BaseFoldGrow(BaseEstimator):
                                                      stop_on_plateau=not incremental)
             self.fit_time_["training"] += time.perf_counter() - t0
             epochs_left -= ran
+            # asked again: the phase may have made the pending growth pay, which un-stalls growth
+            can_grow = self._can_grow()
             if (epochs_left > 0 or incremental) and can_grow and (
                     schedule.wants_growth() or phase_converged):
                 self._grow_step(*data, n_units=self.units_per_growth)
@@ -998,9 +1000,10 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         Epochs (L-BFGS: iterations) between growths with ``growth_schedule="fixed"``.
     units_per_growth : int, default=1
         Units added per growth step, each on its own typical instance.
-    growth_patience : int, default=3
+    growth_patience : int, default=2
         Growth stops (or the network deepens, see ``max_depth``) after this many growths in a
-        row that did not pay (see ``min_growth_gain``).
+        row that did not pay (see ``min_growth_gain``); a growth that pays, however late in
+        its training phase, lets growth go on.
     min_growth_gain : float, default=5.0
         A growth pays when, before the next one, the monitored loss falls by more than ``tol``
         and by more than ``min_growth_gain`` times the folded instance's own share of the
@@ -1263,7 +1266,7 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         Epochs between growths with ``growth_schedule="fixed"``.
     units_per_growth : int, default=1
         Units added per growth step.
-    growth_patience : int, default=3
+    growth_patience : int, default=2
         Fruitless growths in a row before growth stops (or the network deepens).
     min_growth_gain : float, default=5.0
         A growth pays when the monitored loss falls by more than ``tol`` and by more than

@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
 
 from skfold import FoldGrowClassifier, FoldGrowRegressor, folding
+from skfold.schedule import growth_paid
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_hidden_units_above_max_is_rejected():
 def test_partial_fit_grows_across_calls(moons):
     X, y = moons
     clf = FoldGrowClassifier(growth_schedule="fixed", grow_every=3, max_hidden_units=5,
-                             random_state=0, learning_rate_init=0.01)
+                             growth_patience=5, random_state=0, learning_rate_init=0.01)
     with pytest.raises(ValueError, match="classes must be passed"):
         clf.partial_fit(X[:100], y[:100])
     clf.partial_fit(X[:100], y[:100], classes=[0, 1])
@@ -447,6 +448,20 @@ def test_growth_stops_after_growth_patience_growths_that_fixed_only_their_instan
     runs = "".join("p" if p else "f" for p in paid)
     assert "f" * clf.growth_patience not in runs
     assert runs.endswith("f" * (clf.growth_patience - 1))
+    assert growth_paid(last_growth[0]) is False
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_growth_that_pays_late_in_its_phase_lets_growth_go_on(seed):
+    """With ``growth_patience=1`` every growth's phase starts with growth stalled (its growth
+    has not paid yet); one that pays before the phase ends must lead to another growth, and
+    growth ends at the first one that does not pay."""
+    X, y = make_moons(n_samples=300, noise=0.2, random_state=seed)
+    clf = FoldGrowClassifier(hidden_units=2, growth_patience=1, random_state=seed).fit(X, y)
+    firsts = [next(e for e in clf.growth_history_ if e["growth"] == g)
+              for g in sorted({e["growth"] for e in clf.growth_history_})]
+    paid = [growth_paid(e) for e in firsts]
+    assert len(paid) >= 2 and all(paid[:-1]) and paid[-1] is False
 
 
 def test_min_growth_gain_stops_noise_fitting_growth_early():
