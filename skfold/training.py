@@ -24,15 +24,15 @@ EVAL_CHUNK = 16384
 # cores) faster Adam steps of 1,000 to 16,000 rows x 50-64-2 (3 to 53 million multiply-adds).
 SINGLE_THREAD_WORK = 32_000_000
 #: Function evaluations an L-BFGS line search may take (SciPy's default is 20). One that finds
-#: no step in 4 has met a ReLU kink, where the Adam kick below does better than more trials.
-#: Measured over 10 seeds against 10: 26 % fewer evaluations on make_moons(1000) (a quarter of
-#: them were in failing line searches at the end of a phase) and 23 % on breast_cancer, test
-#: accuracy within 0.1 point on every head-to-head data set (5-fold x 10 seeds) but spirals
-#: (+0.8). A limit of 3 lowered diabetes' R^2 by 0.02 (20 splits).
+#: no step in 4 has met a ReLU kink, where the Adam kick below does better than more trials
+#: (a quarter of make_moons' evaluations were failing line searches at the ends of phases).
 LBFGS_MAX_LINE_SEARCH = 4
 #: ... except in a run's first iteration, which is retried with this limit when it fails: its
-#: step has no curvature to scale it. With 4 there too, one breast_cancer phase in seven ended
-#: before its first step, and a grown unit could stay untrained.
+#: step has no curvature to scale it. With 4 there too, 10 of 850 phases over the head-to-head
+#: suite ended before their first step, leaving the new unit untrained. Both limits against 10
+#: everywhere, 10 seeds: 15 % fewer evaluations on make_moons(1000), 7 % more on breast_cancer
+#: and 5 % more on digits; test accuracy on the head-to-head data sets (5-fold x 10 seeds)
+#: within 0.3 point but spirals (+0.6). A limit of 3 lowered diabetes' R^2 by 0.02.
 FIRST_LINE_SEARCH = 10
 #: Full-batch Adam steps that move a stuck L-BFGS run off a ReLU kink (:meth:`Trainer.lbfgs`).
 KICK_STEPS = 10
