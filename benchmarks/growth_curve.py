@@ -141,8 +141,9 @@ def table(name, curves, iterations, cfg):
         cells = []
         for by_width in curves.values():
             scores = by_width.get(width)
-            cells.append("—" if not scores else mean_std(scores)
-                         + ("" if len(scores) == len(cfg["seeds"]) else f" ({len(scores)} seeds)"))
+            fewer = "" if len(scores) == len(cfg["seeds"]) else (
+                f" ({len(scores)} seed{'s' if len(scores) > 1 else ''})")
+            cells.append("—" if not scores else mean_std(scores) + fewer)
         grown_iter = iterations["grown (fold)"].get(width)
         static_iter = iterations["static (skfold, same trainer)"][width]
         cells.append(f"{np.mean(grown_iter):.0f} / {np.mean(static_iter):.0f}"

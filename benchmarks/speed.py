@@ -541,7 +541,7 @@ NOTES = """## Reading the results
   skfold runs its small steps on one thread by itself (`skfold.training.thread_limits`).
 - Small data: a fit's time is its iterations times the time per iteration. skfold's growth
   trains one phase per growth, from the seed width up to H, each until a plateau, so it runs
-  several times MLPClassifier's iterations (every phase restarts L-BFGS, whose first line
+  more iterations than MLPClassifier (every phase restarts L-BFGS, whose first line
   searches take several function evaluations, and needs `n_iter_no_change` iterations to
   see its plateau); the time per iteration (function evaluations in NumPy, line searches,
   the growth steps spread over the iterations, the schedule's bookkeeping) is the engine's
@@ -550,18 +550,18 @@ NOTES = """## Reading the results
   that did not pay cost their phases, but so do the seed network and the growths that paid:
   skfold trains every width it passes through until its plateau, where MLPClassifier trains
   only the final one; each growth step adds its own time as well.
-- Growth goes on while each growth lowers the training loss by more than `tol` and by more
-  than `min_growth_gain` (default 5) times the folded instance's share of the loss; the
-  second test stops growth on noisy data such as moons, where later units each fit about
-  one row, and skips a growth that could not pay at all (breast_cancer's few mis-predicted
-  rows: it keeps its 2-unit seed). `tol` is the schedule's speed knob: the `tol=1e-3` rows
+- Growth stops after `growth_patience` (default 2) growths in a row that did not lower the
+  training loss by more than `tol` and by more than `min_growth_gain` (default 5) times the
+  folded instance's share of the loss; the second test stops growth on noisy data such as
+  moons, where later units each fit about one row, and skips a growth that could not pay at
+  all (breast_cancer's few mis-predicted rows: it mostly keeps its 2-unit seed). `tol` is the schedule's speed knob: the `tol=1e-3` rows
   also end the training phases sooner. Its accuracy on other data sets is in `ablations.md`
   (its "progress threshold" row; the "growth gain" row shows `min_growth_gain=0`).
 - The seed width is the other knob: the `seed width 8` rows reach H in fewer growth phases
   (breast_cancer's 8 units need none), so most of the gap to MLPClassifier's time is the
   phases that grow a two-unit seed, not the engine. Its accuracy on other data sets is in
   `ablations.md` (its "seed width" row): within a point of the default seed on sine, moons
-  and wine, a point lower on spirals, and worse on two of the three regression sets.
+  and wine, two points lower on spirals, and worse on all three regression sets.
 - Large data: an epoch is bound by the fixed cost of a torch step (operator dispatch of the
   hand-written forward and backward pass, the batch gather, the optimizer call), not by
   arithmetic: compare the achieved GFLOP/s with the matmul peak. That is why
