@@ -55,7 +55,7 @@ from skfold import FoldGrowClassifier
 from skfold.schedule import growth_paid
 from skfold.training import EVAL_CHUNK, auto_batch_size
 
-FULL = dict(seeds=tuple(range(10)), repeats=3, n_large=1_000_000, n_test=100_000, epochs=3,
+FULL = dict(seeds=tuple(range(30)), repeats=3, n_large=1_000_000, n_test=100_000, epochs=3,
             growth_sizes=(1_000, 10_000, 100_000, 1_000_000), growths=3, n_predict=1_000_000,
             grid_cv=3, grid_data="moons(1000)", grid_widths=2)
 QUICK = dict(seeds=(0,), repeats=1, n_large=20_000, n_test=5_000, epochs=1,
