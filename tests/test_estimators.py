@@ -7,7 +7,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_moons
@@ -406,6 +406,7 @@ def test_lbfgs_phase_ends_when_gradient_is_below_tol(moons):
 @settings(deadline=None, max_examples=200)
 @given(tol=st.sampled_from([0.0, 1e-4, 1e-2]), required=st.floats(0, 0.1),
        drop=st.floats(-0.05, 0.2), patience=st.integers(1, 4))
+@example(tol=0.0, required=0.0, drop=1.1102477157527173e-306, patience=1)
 def test_a_growth_pays_only_beyond_tol_and_its_required_gain(tol, required, drop, patience):
     from skfold.schedule import GrowthSchedule
 
@@ -413,8 +414,9 @@ def test_a_growth_pays_only_beyond_tol_and_its_required_gain(tol, required, drop
                               growth_patience=patience)
     schedule.observe(1.0)
     schedule.on_growth(required_gain=required)
-    schedule.observe(1.0 - drop)
-    paid = drop > max(tol, required)
+    loss_after = 1.0 - drop  # a drop below float resolution leaves the loss where it was
+    schedule.observe(loss_after)
+    paid = loss_after < 1.0 - max(tol, required)
     assert schedule.growth_stalled == (not paid and patience == 1)
     schedule.on_growth()  # settles the first growth
     assert schedule.fruitless_growths == (0 if paid else 1)
