@@ -248,11 +248,9 @@ def _stuck_then_real_minimize(calls, n_stuck=2):
     return fake
 
 
-@pytest.mark.parametrize("stuck_gradient, kicked", [(1e-4, True), (np.inf, False)])
-def test_lbfgs_stuck_on_a_kink_is_kicked_by_adam_steps_and_resumed(monkeypatch, stuck_gradient,
-                                                                   kicked):
-    """A run that stops on a failed line search with a large gradient is moved by a few Adam
-    steps (every weight by about the learning rate) and resumed with the rest of its budget."""
+def _lbfgs_with_stuck_runs(monkeypatch, n_stuck, stuck_gradient):
+    """50 L-BFGS iterations on a small XOR network whose first ``n_stuck`` SciPy runs fail at
+    their start point; returns the runs' ``(x0, maxiter, maxls)`` and the iterations made."""
     import skfold.training as training
     gen = torch.Generator().manual_seed(0)
     network = GrowableMLP.initialize(2, [4], 2, generator=gen, dtype=torch.float64,
@@ -260,12 +258,22 @@ def test_lbfgs_stuck_on_a_kink_is_kicked_by_adam_steps_and_resumed(monkeypatch, 
     X = torch.randn(60, 2, generator=gen, dtype=torch.float64)
     y = (X[:, 0] * X[:, 1] > 0).long()
     calls = []
-    monkeypatch.setattr(training.scipy.optimize, "minimize", _stuck_then_real_minimize(calls))
+    monkeypatch.setattr(training.scipy.optimize, "minimize",
+                        _stuck_then_real_minimize(calls, n_stuck=n_stuck))
     trainer = Trainer(network, solver="lbfgs", learning_rate=1e-2, momentum=0.0, alpha=1e-4,
                       batch_size=60, task="classification", generator=gen)
     n_iter, _ = trainer.lbfgs(X, y, torch.ones(60, dtype=torch.float64), max_iter=50,
                               gtol=1e-8, callback=lambda loss, weights: False,
                               stuck_gradient=stuck_gradient)
+    return calls, n_iter
+
+
+@pytest.mark.parametrize("stuck_gradient, kicked", [(1e-4, True), (np.inf, False)])
+def test_lbfgs_stuck_on_a_kink_is_kicked_by_adam_steps_and_resumed(monkeypatch, stuck_gradient,
+                                                                   kicked):
+    """A run that stops on a failed line search with a large gradient is moved by a few Adam
+    steps (every weight by about the learning rate) and resumed with the rest of its budget."""
+    calls, n_iter = _lbfgs_with_stuck_runs(monkeypatch, n_stuck=2, stuck_gradient=stuck_gradient)
     if not kicked:
         assert len(calls) == 2 and n_iter == 0
         return
@@ -282,19 +290,7 @@ def test_lbfgs_first_step_gets_a_longer_line_search_before_any_kick(monkeypatch)
     """A run whose very first line search fails within the short limit (its step has no
     curvature to scale it) is retried from the same point with FIRST_LINE_SEARCH trials."""
     import skfold.training as training
-    gen = torch.Generator().manual_seed(0)
-    network = GrowableMLP.initialize(2, [4], 2, generator=gen, dtype=torch.float64,
-                                     device="cpu")
-    X = torch.randn(60, 2, generator=gen, dtype=torch.float64)
-    y = (X[:, 0] * X[:, 1] > 0).long()
-    calls = []
-    monkeypatch.setattr(training.scipy.optimize, "minimize",
-                        _stuck_then_real_minimize(calls, n_stuck=1))
-    trainer = Trainer(network, solver="lbfgs", learning_rate=1e-2, momentum=0.0, alpha=1e-4,
-                      batch_size=60, task="classification", generator=gen)
-    n_iter, _ = trainer.lbfgs(X, y, torch.ones(60, dtype=torch.float64), max_iter=50,
-                              gtol=1e-8, callback=lambda loss, weights: False,
-                              stuck_gradient=1e-4)
+    calls, n_iter = _lbfgs_with_stuck_runs(monkeypatch, n_stuck=1, stuck_gradient=1e-4)
     (start, _, short), (retried_from, budget, first) = calls[:2]
     assert short == training.LBFGS_MAX_LINE_SEARCH < first == training.FIRST_LINE_SEARCH
     assert np.array_equal(retried_from, start) and budget == 50  # no Adam kick in between
