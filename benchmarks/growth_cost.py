@@ -125,10 +125,10 @@ def run_solver(solver, cfg, X, y):
 
     grow_seconds = timed_grows(est, X, y, cfg["grow_repeats"])
     profiled_total, stages = profile_grow(est, X, y)
-    return dict(solver=solver, est=est, fit_time=fit_time, wall=wall, steps=steps, phase=phase, width=width,
-                accuracy=accuracy, mlp_seconds=mlp_seconds, mlp_accuracy=mlp.score(X, y),
-                mlp_iter=mlp.n_iter_, grow_seconds=grow_seconds, profiled_total=profiled_total,
-                stages=stages)
+    return dict(solver=solver, est=est, fit_time=fit_time, wall=wall, steps=steps, phase=phase,
+                width=width, accuracy=accuracy, mlp_seconds=mlp_seconds,
+                mlp_accuracy=mlp.score(X, y), mlp_iter=mlp.n_iter_, grow_seconds=grow_seconds,
+                profiled_total=profiled_total, stages=stages)
 
 
 def subsample_scaling(est, cfg):

@@ -554,9 +554,10 @@ NOTES = """## Reading the results
   training loss by more than `tol` and by more than `min_growth_gain` (default 5) times the
   folded instance's share of the loss; the second test stops growth on noisy data such as
   moons, where later units each fit about one row, and skips a growth that could not pay at
-  all (breast_cancer's few mis-predicted rows: it mostly keeps its 2-unit seed). `tol` is the schedule's speed knob: the `tol=1e-3` rows
-  also end the training phases sooner. Its accuracy on other data sets is in `ablations.md`
-  (its "progress threshold" row; the "growth gain" row shows `min_growth_gain=0`).
+  all (breast_cancer's few mis-predicted rows: it mostly keeps its 2-unit seed). `tol` is
+  the schedule's speed knob: the `tol=1e-3` rows also end the training phases sooner. Its
+  accuracy on other data sets is in `ablations.md` (its "progress threshold" row; the
+  "growth gain" row shows `min_growth_gain=0`).
 - The seed width is the other knob: the `seed width 8` rows reach H in fewer growth phases
   (breast_cancer's 8 units need none), so most of the gap to MLPClassifier's time is the
   phases that grow a two-unit seed, not the engine. Its accuracy on other data sets is in

@@ -318,12 +318,12 @@ def adds_nothing(v, c, H, weights, biases):
     units' outputs (``weights``, ``biases``: NumPy, float64) and a constant, up to
     :data:`SPAN_TOLERANCE`: the next layer can already form that function, and on a plateau,
     where the gradient of every existing outgoing weight and bias is zero, so is the new
-    unit's (up to the L2 penalty), whatever the loss. Two fold points do this: one beyond every row, when the layer
-    is already affine on the data (1-D regression whose seed network is a line: the segment
-    meets ``y_t`` far outside the data), and one on an existing unit's hyperplane, whose unit
-    the new one would copy (1-D, when the boundary misses the region: the region's nearest
-    point is the kink of the unit that bounds it). Measured on sine_1d: such growths left the
-    loss unchanged to four digits.
+    unit's (up to the L2 penalty), whatever the loss. Two fold points do this: one beyond
+    every row, when the layer is already affine on the data (1-D regression whose seed
+    network is a line: the segment meets ``y_t`` far outside the data), and one on an
+    existing unit's hyperplane, whose unit the new one would copy (1-D, when the boundary
+    misses the region: the region's nearest point is the kink of the unit that bounds it).
+    Measured on sine_1d: such growths left the loss unchanged to four digits.
     """
     pre = H @ v + c
     added = np.maximum(pre, 0.0)
