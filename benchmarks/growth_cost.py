@@ -52,8 +52,7 @@ QP_UNITS = 16
 #: skfold functions whose share of a ``grow`` call the report lists (module, function).
 STAGES = [
     ("growth.py", "broaden_layer", "whole widening step (below are its parts)"),
-    ("folding.py", "sample_losses", "per-sample losses on the subsample"),
-    ("folding.py", "next_preactivation_grads", "hidden inputs and back-propagated deltas"),
+    ("folding.py", "search_signals", "losses, hidden inputs, back-propagated deltas (one pass)"),
     ("folding.py", "find_typical_instance", "loss-weighted k-means, typical instance"),
     ("network.py", "activated_segment", "activated segment of x_t"),
     ("folding.py", "fold_point_search", "fold point (LP + QP)"),

@@ -7,6 +7,8 @@ Pure functions of (network, data) -> decision; they hold no estimator state. The
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.optimize
 import torch
@@ -58,31 +60,38 @@ def search_subsample(n_samples: int, size: int, rng: np.random.RandomState) -> n
     return np.sort(sample_without_replacement(n_samples, size, random_state=rng))
 
 
-@torch.no_grad()
-def sample_losses(network: GrowableMLP, X, y, sample_weight, task):
-    """Per-sample weighted loss, mis-prediction mask and predicted class (or output) of each row."""
-    out = network(X)
-    losses = (per_sample_loss(out, y, task) * sample_weight).double().cpu().numpy()
-    if task == "classification":
-        predicted = out.argmax(dim=1)
-        mispredicted = (predicted != y).cpu().numpy()
-        return losses, mispredicted, predicted.cpu().numpy()
-    return losses, np.ones(X.shape[0], dtype=bool), out.double().cpu().numpy()
+class SearchSignals(NamedTuple):
+    """What a growth step reads off the network on the search rows."""
+
+    losses: np.ndarray  #: per-sample weighted loss, float64
+    mispredicted: np.ndarray  #: bool; every row for regression
+    predicted: np.ndarray  #: predicted class (classification) or output (regression)
+    H: torch.Tensor  #: ``h_layer``, the input of the grown layer
+    delta: torch.Tensor  #: ``dL/dz`` of the layer after it (``L``: the weighted mean loss)
 
 
-def next_preactivation_grads(network: GrowableMLP, layer: int, X, y, sample_weight, task):
-    """``H = h_layer`` (input of the grown layer) and ``delta = dL/dz`` of the following layer."""
+def search_signals(network: GrowableMLP, layer: int, X, y, sample_weight, task) -> SearchSignals:
+    """Losses, mis-predictions, ``H`` and ``delta`` on the rows ``X``, from one forward pass."""
     with torch.no_grad():
         H = network.hidden_input(X, layer)
         h_next = relu(torch.addmm(network.biases[layer], H, network.weights[layer].t()))
         z_next = torch.addmm(network.biases[layer + 1], h_next, network.weights[layer + 1].t())
-    z_next = z_next.detach().requires_grad_(True)
+    z_next.requires_grad_(True)
     out = z_next
     if layer + 1 < network.n_hidden_layers:
         out = network.forward_from(relu(z_next), layer + 2)
-    loss = (per_sample_loss(out, y, task) * sample_weight).sum() / sample_weight.sum()
-    (delta,) = torch.autograd.grad(loss, z_next)
-    return H.detach(), delta.detach()
+    weighted = per_sample_loss(out, y, task) * sample_weight
+    (delta,) = torch.autograd.grad(weighted.sum() / sample_weight.sum(), z_next)
+    losses = weighted.detach().double().cpu().numpy()
+    out = out.detach()
+    if task == "classification":
+        predicted = out.argmax(dim=1)
+        mispredicted = (predicted != y).cpu().numpy()
+        predicted = predicted.cpu().numpy()
+    else:
+        mispredicted = np.ones(X.shape[0], dtype=bool)
+        predicted = out.double().cpu().numpy()
+    return SearchSignals(losses, mispredicted, predicted, H, delta)
 
 
 # --------------------------------------------------------------------------- algorithm 1

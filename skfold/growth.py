@@ -77,8 +77,8 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
     events, replaced = [], []
 
     if init == "gradmax":
-        H, delta = folding.next_preactivation_grads(network, layer, Xs, ys, ws, task)
-        outgoing = folding.gradmax_outgoing(network, layer, H, delta, n_units)
+        signals = folding.search_signals(network, layer, Xs, ys, ws, task)
+        outgoing = folding.gradmax_outgoing(network, layer, signals.H, signals.delta, n_units)
         n_in = network.weights[layer].shape[1]
         first = network.hidden_sizes[layer]
         replaced += network.widen(layer, torch.zeros(n_units, n_in), torch.zeros(n_units),
@@ -94,8 +94,8 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
             events.append(empty_event(layer, unit, init))
             continue
 
-        losses, mispredicted, predicted = folding.sample_losses(network, Xs, ys, ws, task)
-        H, delta = folding.next_preactivation_grads(network, layer, Xs, ys, ws, task)
+        losses, mispredicted, predicted, H, delta = folding.search_signals(
+            network, layer, Xs, ys, ws, task)
         H_np = H.double().cpu().numpy()
         excluded = _already_folded(X_np, folded_rows)
         candidates = folding.candidate_rows(mispredicted, excluded)

@@ -20,7 +20,7 @@ from skfold import FoldGrowClassifier, FoldGrowRegressor
 from skfold import folding
 from skfold.datasets import make_overlap_quadratic, make_sine
 from skfold.growth import _already_folded, _row_key, broaden_layer, lies_behind_instance
-from skfold.network import GrowableMLP, activated_segment
+from skfold.network import GrowableMLP, activated_segment, relu
 
 INITS = ["fold", "fold_direction", "gradmax", "random"]
 FOLD_INITS = ["fold", "fold_direction"]
@@ -476,19 +476,58 @@ def test_random_selection_covers_the_mispredicted_rows():
     assert picks == {3, 7, 11, 19}
 
 
+@settings(deadline=None, max_examples=30)
+@given(seed=st.integers(0, 10_000), hidden=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+       task=st.sampled_from(["classification", "regression"]), data=st.data())
+def test_search_signals_agree_with_the_network_and_its_parameter_gradients(seed, hidden, task,
+                                                                            data):
+    """The growth step's one-pass signals: losses and predictions are the network's own, ``H``
+    is the grown layer's input, and ``delta`` is dL/dz of the next layer, so that (chain rule)
+    dL/db = sum of delta and dL/dW = delta^T relu(z_layer) for that layer's parameters."""
+    from skfold.training import per_sample_loss
+
+    layer = data.draw(st.integers(0, len(hidden) - 1))
+    rng = np.random.RandomState(seed)
+    n_out = 3 if task == "classification" else 2
+    network = _random_network(seed, 4, hidden, n_out)
+    X = torch.as_tensor(rng.normal(size=(40, 4)))
+    if task == "classification":
+        y = torch.as_tensor(rng.randint(0, n_out, size=40))
+    else:
+        y = torch.as_tensor(rng.normal(size=(40, n_out)))
+    w = torch.as_tensor(rng.uniform(0.1, 2.0, size=40))
+    signals = folding.search_signals(network, layer, X, y, w, task)
+
+    out = network(X)
+    per_row = per_sample_loss(out, y, task) * w
+    np.testing.assert_allclose(signals.losses, per_row.detach().numpy(), rtol=1e-12)
+    if task == "classification":
+        predicted = out.argmax(dim=1)
+        np.testing.assert_array_equal(signals.predicted, predicted.numpy())
+        np.testing.assert_array_equal(signals.mispredicted, (predicted != y).numpy())
+    else:
+        np.testing.assert_allclose(signals.predicted, out.detach().numpy(), rtol=1e-12)
+        assert signals.mispredicted.all()
+    np.testing.assert_allclose(signals.H.numpy(), network.hidden_input(X, layer).detach().numpy())
+    weight, bias = network.weights[layer + 1], network.biases[layer + 1]
+    grad_w, grad_b = torch.autograd.grad(per_row.sum() / w.sum(), [weight, bias])
+    h_next = relu(torch.addmm(network.biases[layer], signals.H,
+                              network.weights[layer].t())).detach()
+    np.testing.assert_allclose(signals.delta.sum(dim=0).numpy(), grad_b.numpy(), atol=1e-12)
+    np.testing.assert_allclose((signals.delta.T @ h_next).numpy(), grad_w.numpy(), atol=1e-12)
+
+
 @settings(deadline=None, max_examples=20)
 @given(seed=st.integers(0, 10_000), above=st.booleans())
 def test_growth_is_skipped_only_when_every_candidate_costs_more_than_it_could_pay(seed, above):
     """``max_instance_loss``: nothing is added (and the record says why) exactly when every
     mis-predicted candidate's loss reaches it; otherwise the unit is added as usual."""
-    from skfold.folding import sample_losses
-
     rng = np.random.RandomState(seed)
     network = _random_network(seed, 3, [4], 2)
     X = torch.as_tensor(rng.normal(scale=2.0, size=(60, 3)))
     y = torch.as_tensor(rng.randint(0, 2, size=60))
     w = torch.ones(60, dtype=torch.float64)
-    losses, mispredicted, _ = sample_losses(network, X, y, w, "classification")
+    losses, mispredicted, *_ = folding.search_signals(network, 0, X, y, w, "classification")
     assume(mispredicted.any())
     smallest = losses[mispredicted].min()
     limit = smallest * (1.5 if above else 1.0)  # above: one candidate could still pay
