@@ -708,7 +708,9 @@ class BaseFoldGrow(BaseEstimator):
                           "and training continues.", RuntimeWarning)
             events = [{"kind": "widen", "layer": net.n_hidden_layers - 1, "unit": None,
                        "init": self.init, "skipped": reason}]
-        dead = folding.dead_units(net, X[: self.search_subsample])
+        # at most search_subsample rows, spread over the data: its first rows may all come
+        # from one class or one end of a sorted feature
+        dead = folding.dead_units(net, X[:: -(-X.shape[0] // self.search_subsample)])
         growth_index = 1 + max((e["growth"] for e in self.growth_history_), default=-1)
         seconds = time.perf_counter() - t0
         rows = getattr(self, "_data_rows", None)
@@ -1109,7 +1111,9 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after`` (the best
         monitored loss of the training phase after the growth; with ``partial_fit``, the best
         so far while that phase goes on), ``gain_needed`` (the fall of the loss by which the
-        growth would pay, see ``min_growth_gain``), ``fallback``, ``skipped``, ``dead_units``,
+        growth would pay, see ``min_growth_gain``), ``fallback``, ``skipped``, ``dead_units``
+        (``{layer: [unit, ...]}`` of the units that none of at most ``search_subsample`` rows,
+        spread evenly over the training data, activates after the growth),
         ``search_seconds``, ``in_final_model``. Readable as a ``pandas.DataFrame``.
         ``fallback`` is None or the steps taken instead of the fold recipe, joined by ``"+"``:
         ``"boundary_outside_segment"`` (the region's point nearest the boundary),

@@ -723,6 +723,24 @@ def test_dead_units_are_reported():
     assert set(np.flatnonzero(~active)) == set(dead[0])  # and every dead one is reported
 
 
+def test_dead_unit_scan_covers_sorted_data():
+    """Rows sorted along x0 and a unit that fires only beyond the median of x0: the scan is
+    bounded by ``search_subsample`` rows, and they must span the data, not be its first rows
+    (which all lie below the median here, where the unit is off)."""
+    X, y = _classification_data(2, 400, 2, 2)
+    order = np.argsort(X[:, 0])
+    X, y = X[order], y[order]
+    est = _fitted(FoldGrowClassifier, X, y, search_subsample=50)
+    w = [p.detach().numpy().copy() for p in est.network_.weights]
+    b = [p.detach().numpy().copy() for p in est.network_.biases]
+    w[0][1] = [1.0, 0.0]
+    b[0][1] = -np.median(X[:, 0])  # unit 1 fires on the upper half of the rows only
+    _overwrite(est, w, b)
+    est.grow(X, y)
+    dead = est.growth_history_[-1]["dead_units"]
+    assert 1 not in dead.get(0, [])
+
+
 # --------------------------------------------------------------------------- growth_history_
 def test_growth_history_reads_as_a_dataframe():
     X, y = make_sine(200, random_state=0)
