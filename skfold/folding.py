@@ -30,6 +30,10 @@ FOLD_ASCENT_STEPS = 25
 FOLD_CANDIDATES = 256
 #: Rows per block when the candidates are scored.
 CANDIDATE_CHUNK = 256
+#: Lloyd iterations of the typical instance's k-means (scikit-learn's default is 300). On 150
+#: growth steps of default fits (8 data sets and 10,000 x 50 rows) 20 picked the same instance
+#: as 300 every time, 0.7 ms sooner on 2000 x 50 search rows; 10 changed 7 picks.
+KMEANS_MAX_ITER = 20
 #: How far behind ``x_t`` the fallback hyperplane lies, in units of the data's spread along its
 #: normal (see :func:`input_gradient_incoming`).
 FALLBACK_MARGIN = 0.05
@@ -137,7 +141,8 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
     # Zero-loss rows still belong to a cluster; a tiny floor keeps KMeans' weighted
     # k-means++ seeding well defined when few rows carry any loss.
     weights = weights + max(weights.max(), 1.0) * 1e-9
-    km = KMeans(n_clusters=k, n_init=1, random_state=rng.randint(2**31 - 1))
+    km = KMeans(n_clusters=k, n_init=1, max_iter=KMEANS_MAX_ITER,
+                random_state=rng.randint(2**31 - 1))
     labels = km.fit(H, sample_weight=weights).labels_
     centers = km.cluster_centers_
     mean_loss = np.array([losses[labels == c].mean() if (labels == c).any() else -np.inf
@@ -399,13 +404,9 @@ def _into_cone(v, u0, r, cos_max):
     return r * (cos_max * u0 + sin_max * perp / perp_norm)
 
 
-def _best_cone_candidate(u0, r, cos_max, D, delta, generator):
-    """Best of ``u0`` and :data:`FOLD_CANDIDATES` random directions of the cone, by ``G``.
-
-    ``G`` is far from concave over the cone (a hinge that isolates the mis-predicted cluster
-    and one parallel to the decision boundary are both local maxima), so the ascent starts from
-    the best of a cheap global sample: one matrix product for all candidates.
-    """
+def _cone_candidates(u0, r, cos_max, generator):
+    """``r u0`` and :data:`FOLD_CANDIDATES` random vectors of length ``r`` in the cone
+    ``angle(v, u0) <= arccos(cos_max)``, one per row."""
     d = u0.shape[0]
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     raw = torch.randn(FOLD_CANDIDATES, d, generator=gen, dtype=torch.float64).numpy()
@@ -413,16 +414,29 @@ def _best_cone_candidate(u0, r, cos_max, D, delta, generator):
                                                dtype=torch.float64).numpy()
     perp = raw - (raw @ u0)[:, None] * u0
     perp /= np.maximum(np.linalg.norm(perp, axis=1, keepdims=True), 1e-300)
-    dirs = r * np.vstack([u0[None], cos * u0 + np.sqrt(1 - cos**2) * perp])
-    grads = np.zeros((delta.shape[1], dirs.shape[0]))
+    return r * np.vstack([u0[None], cos * u0 + np.sqrt(1 - cos**2) * perp])
+
+
+def _best_cone_candidate(u0, r, cos_max, D, delta, generator):
+    """Best of :func:`_cone_candidates` by ``G``.
+
+    ``G`` is far from concave over the cone (a hinge that isolates the mis-predicted cluster
+    and one parallel to the decision boundary are both local maxima), so the ascent starts from
+    the best of a cheap global sample: one matrix product for all candidates.
+    """
+    dirs = _cone_candidates(u0, r, cos_max, generator)
+    # Scored in float32: the pick only starts the float64 ascent, and float32 chose the same
+    # candidate in 300 of 300 draws on 2000 x 50 search rows, 27% faster.
+    D32, dirs32, delta32 = (a.astype(np.float32) for a in (D, dirs, delta))
+    grads = np.zeros((delta.shape[1], dirs.shape[0]), dtype=np.float32)
     # In row chunks whose activations stay in cache: 3x faster than one (n, 257) product on
     # 2000 x 50 rows (measured), whose 4 MB result and its ReLU spill to memory. The ReLU is
     # taken in place: np.where's copy took two thirds of the time.
     for start in range(0, D.shape[0], CANDIDATE_CHUNK):
         rows = slice(start, start + CANDIDATE_CHUNK)
-        pre = D[rows] @ dirs.T
-        grads += delta[rows].T @ np.maximum(pre, 0.0, out=pre)  # (n_next, n_candidates)
-    return dirs[int(np.argmax((grads**2).sum(axis=0)))]
+        pre = D32[rows] @ dirs32.T
+        grads += delta32[rows].T @ np.maximum(pre, 0.0, out=pre)  # (n_next, n_candidates)
+    return dirs[int(np.argmax((grads.astype(np.float64) ** 2).sum(axis=0)))]
 
 
 def fold_incoming(h_t, h_f, *, r, H=None, delta=None, refine=True, generator=None):

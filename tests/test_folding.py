@@ -815,6 +815,28 @@ def test_one_fold_unit_raises_training_accuracy_of_a_trained_2_2_2_many_seeds(ma
     _assert_fold_unit_helps(make, range(100, 140), n_samples=300, max_iter=5000)
 
 
+@settings(deadline=None, max_examples=25)
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 600), d=st.integers(1, 12),
+       n_next=st.integers(1, 4), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_fold_ascent_starts_from_the_best_cone_candidate(seed, n, d, n_next, scale):
+    """The candidates are scored in float32; the one picked has the largest ``G`` of them all
+    in float64 up to float32 rounding, and lies in the cone at radius ``r``."""
+    rng = np.random.RandomState(seed)
+    D = scale * rng.normal(size=(n, d))
+    delta = rng.normal(size=(n, n_next))
+    u0 = rng.normal(size=d)
+    u0 /= np.linalg.norm(u0)
+    r, cos_max = 1.7, float(np.cos(np.deg2rad(folding.FOLD_CONE_DEGREES)))
+    picked = folding._best_cone_candidate(u0, r, cos_max, D, delta,
+                                          torch.Generator().manual_seed(seed))
+    candidates = folding._cone_candidates(u0, r, cos_max, torch.Generator().manual_seed(seed))
+    G = [folding._gradmax_objective_and_gradient(v, D, delta)[0] for v in candidates]
+    assert any(np.array_equal(picked, v) for v in candidates)
+    assert folding._gradmax_objective_and_gradient(picked, D, delta)[0] >= max(G) * (1 - 1e-4)
+    assert np.linalg.norm(picked) == pytest.approx(r)
+    assert picked @ u0 / r >= cos_max - 1e-12
+
+
 @settings(deadline=None, max_examples=40)
 @given(seed=st.integers(0, 2**16), n=st.integers(1, 60), d=st.integers(1, 6),
        n_next=st.integers(1, 4))
