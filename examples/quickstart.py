@@ -52,8 +52,8 @@ except ImportError:
 
 grown_units = [e["unit"] for e in grown.growth_history_
                if e.get("unit") is not None and e.get("in_final_model")]
-if grown_units:
-    print("\n" + grown.explain_unit(grown_units[0])["summary"])
+if grown_units:  # X in the estimator's own input space: after the pipeline's scaler
+    print("\n" + grown.explain_unit(grown_units[0], X=model[:-1].transform(X_train))["summary"])
 
 try:
     import matplotlib

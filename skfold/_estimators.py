@@ -809,7 +809,7 @@ class BaseFoldGrow(BaseEstimator):
         self._mark_units_in_model()
         return self
 
-    def explain_unit(self, unit, layer=0):
+    def explain_unit(self, unit, layer=0, X=None):
         """Why hidden unit ``unit`` of ``layer`` exists: the mistake it was grown to fix.
 
         Parameters
@@ -818,6 +818,11 @@ class BaseFoldGrow(BaseEstimator):
             Index of the unit within its layer, as in ``coefs_[layer][:, unit]``.
         layer : int, default=0
             Hidden layer, 0 being the first.
+        X : array-like of shape (n_samples, n_features), default=None
+            Rows in the estimator's input space (after a pipeline's preprocessing). When given,
+            the explanation also says on how many of them the unit is active: a unit active
+            on none of the training rows outputs 0 on all of them (a dead unit), whatever it
+            was grown for, and gets no gradient.
 
         Returns
         -------
@@ -830,7 +835,9 @@ class BaseFoldGrow(BaseEstimator):
             ``loss_after``, ``gain_needed``, ``fallback``...), ``loss_change = loss_after -
             loss_before``: how the monitored loss moved over the training phase that followed
             its growth, and ``paid``: whether it fell by more than ``gain_needed`` (None while
-            that phase runs in ``fit``; so far, between ``partial_fit`` calls).
+            that phase runs in ``fit``; so far, between ``partial_fit`` calls). With ``X``:
+            ``n_active`` and ``active_fraction``, the rows of ``X`` where the unit's
+            pre-activation is positive.
         """
         check_is_fitted(self)
         sizes = self.network_.hidden_sizes
@@ -839,6 +846,20 @@ class BaseFoldGrow(BaseEstimator):
         if not isinstance(unit, Integral) or not 0 <= unit < sizes[layer]:
             raise ValueError(f"Layer {layer} has {sizes[layer]} units; unit must be an integer "
                              f"in [0, {sizes[layer] - 1}], got {unit!r}.")
+        explanation = self._explain_origin(unit, layer)
+        if X is not None:
+            n_active, n = self._active_rows(unit, layer, X)
+            if n_active:
+                said = f" It is active on {n_active} of the {n} rows of X ({n_active / n:.1%})."
+            else:
+                said = (f" It is active on none of the {n} rows of X: it outputs 0 on all of "
+                        "them (a dead unit) and gets no gradient from them.")
+            explanation.update(n_active=n_active, active_fraction=n_active / n,
+                               summary=explanation["summary"] + said)
+        return explanation
+
+    def _explain_origin(self, unit, layer):
+        """:meth:`explain_unit` from ``growth_history_`` alone."""
         name = f"Unit {unit} of layer {layer}"
         record = None
         for event in self.growth_history_:
@@ -893,6 +914,19 @@ class BaseFoldGrow(BaseEstimator):
                             "min_growth_gain).")
         explanation["summary"] = summary
         return explanation
+
+    def _active_rows(self, unit, layer, X):
+        """How many rows of ``X`` give the unit a positive pre-activation, and of how many."""
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        net = self.network_
+        weight, bias = net.weights[layer].detach()[unit], net.biases[layer].detach()[unit]
+        n_active = 0
+        with torch.no_grad():
+            for start in range(0, X.shape[0], EVAL_CHUNK):
+                rows = torch.as_tensor(X[start:start + EVAL_CHUNK], dtype=weight.dtype,
+                                       device=weight.device)
+                n_active += int(((net.hidden_input(rows, layer) @ weight + bias) > 0).sum())
+        return n_active, X.shape[0]
 
     # ------------------------------------------------------------------ predict
     def _forward(self, X):

@@ -5,6 +5,7 @@ import re
 import sys
 
 import numpy as np
+import torch
 import pytest
 from sklearn.datasets import make_moons
 from sklearn.exceptions import NotFittedError
@@ -176,3 +177,45 @@ def test_explain_unit_regressor_and_errors(moons):
         reg.explain_unit(reg.hidden_layer_sizes_[0])
     with pytest.raises(ValueError, match="layer must be an integer in"):
         reg.explain_unit(0, layer=1)
+
+
+def _active_counts(clf, X, layer):
+    """Rows of X that activate each unit of ``layer``, from ``coefs_`` and ``intercepts_``."""
+    h = X
+    for w, b in zip(clf.coefs_[:layer], clf.intercepts_[:layer]):
+        h = np.maximum(h @ w + b, 0.0)
+    return ((h @ clf.coefs_[layer] + clf.intercepts_[layer]) > 0).sum(axis=0)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_explain_unit_with_X_counts_the_rows_that_activate_the_unit(moons, depth):
+    X, y = moons
+    clf = FoldGrowClassifier(max_depth=depth, max_hidden_units=8, random_state=0).fit(X, y)
+    if depth == 2:
+        clf.set_params(growth_patience=1, growth_schedule="none", max_hidden_units=20)
+        clf.grow(X, y).grow(X, y).grow(X, y)  # fruitless growths: it deepens, then widens
+    layer = len(clf.hidden_layer_sizes_) - 1
+    counts = _active_counts(clf, X, layer)
+    for unit in range(clf.hidden_layer_sizes_[layer]):
+        why = clf.explain_unit(unit, layer=layer, X=X)
+        assert why["n_active"] == counts[unit]
+        assert why["active_fraction"] == pytest.approx(counts[unit] / len(X))
+        assert why["summary"].startswith(clf.explain_unit(unit, layer=layer)["summary"])
+        said = f"{counts[unit]} of the {len(X)} rows" if counts[unit] else "dead unit"
+        assert said in why["summary"]
+    assert "n_active" not in clf.explain_unit(0, layer=layer)
+
+
+def test_explain_unit_with_X_calls_a_unit_that_never_fires_dead(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(max_hidden_units=4, growth_schedule="none", max_iter=20,
+                             random_state=0).fit(X, y)
+    with torch.no_grad():
+        clf.network_.weights[0][1] = 0.0
+        clf.network_.biases[0][1] = -1.0
+    why = clf.explain_unit(1, X=X)
+    assert why["n_active"] == 0 and why["active_fraction"] == 0.0
+    assert "dead unit" in why["summary"]
+    assert "dead unit" not in clf.explain_unit(0, X=X)["summary"]
+    with pytest.raises(ValueError, match="features"):
+        clf.explain_unit(0, X=X[:, :1])
