@@ -836,8 +836,8 @@ class BaseFoldGrow(BaseEstimator):
             loss_before``: how the monitored loss moved over the training phase that followed
             its growth, and ``paid``: whether it fell by more than ``gain_needed`` (None while
             that phase runs in ``fit``; so far, between ``partial_fit`` calls). With ``X``:
-            ``n_active`` and ``active_fraction``, the rows of ``X`` where the unit's
-            pre-activation is positive.
+            ``n_active`` and ``active_fraction``, the number and the share of the rows of ``X``
+            where the unit's pre-activation is positive.
         """
         check_is_fitted(self)
         sizes = self.network_.hidden_sizes
