@@ -77,12 +77,15 @@ def growth_steps(est):
     return np.array(list(seconds.values()))
 
 
+def mean_phase(est):
+    """Mean seconds of a training phase: ``fit_time_["training"]`` over growth steps + 1."""
+    return est.fit_time_["training"] / (len(growth_steps(est)) + 1)
+
+
 def growth_share(est):
     """A fitted estimator's mean growth step over its mean training phase (None: no growth)."""
     steps = growth_steps(est)
-    if not steps.size:
-        return None
-    return steps.mean() / (est.fit_time_["training"] / (len(steps) + 1))
+    return steps.mean() / mean_phase(est) if steps.size else None
 
 
 def timed_grows(est, X, y, repeats):
@@ -122,12 +125,11 @@ def run_solver(solver, cfg, X, y):
     est.fit(X, y)
     wall = time.perf_counter() - start
     fit_time = dict(est.fit_time_)  # the grow calls below add to fit_time_["growth"]
-    steps = growth_steps(est)
+    steps, phase = growth_steps(est), mean_phase(est)
     # The share moves by about a point between runs of one fit: the verdict takes the median
     # over fits of several seeds.
     shares = [growth_share(est)] + [growth_share(grown(seed).fit(X, y))
                                     for seed in cfg["share_seeds"]]
-    phase = fit_time["training"] / (len(steps) + 1)
     width = est.hidden_layer_sizes_[0]
     accuracy = est.score(X, y)
 
