@@ -245,6 +245,8 @@ class BaseFoldGrow(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (one per sample: a classifier takes no multilabel targets), or
+            regression targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Each sample's loss is scaled by its weight.
 
@@ -255,11 +257,29 @@ class BaseFoldGrow(BaseEstimator):
         self._check_params()
         return self._fit(X, y, sample_weight, incremental=False)
 
+    def _validate_Xy(self, X, y, reset):
+        """scikit-learn's checks of ``X`` and ``y``; a classifier's ``y`` with several columns
+        gets its own message (scikit-learn's "y should be a 1d array" does not say why)."""
+        regression = self._task == "regression"
+        shape = getattr(y, "shape", None)
+        if shape is None and isinstance(y, (list, tuple)):
+            try:
+                shape = np.shape(y)
+            except ValueError:  # ragged: validate_data says what is wrong with it
+                shape = None
+        shape = tuple(shape or ())
+        if not regression and len(shape) == 2 and shape[1] > 1:
+            raise ValueError(
+                f"{type(self).__name__} takes one label per sample (y of shape (n_samples,)); "
+                f"got y of shape {shape}: multilabel and multi-output targets are not "
+                "supported. Fit one classifier per column, e.g. with "
+                "sklearn.multioutput.MultiOutputClassifier.")
+        return validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32),
+                             multi_output=regression, y_numeric=regression)
+
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         first = not hasattr(self, "network_") or not (self.warm_start or incremental)
-        X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32),
-                             multi_output=self._task == "regression",
-                             y_numeric=self._task == "regression")
+        X, y = self._validate_Xy(X, y, reset=first)
         sw = self._validate_sample_weight(sample_weight, X)
         y_enc = self._encode_targets(y, first, classes)
         keep = sw > 0  # zero-weight rows contribute nothing: drop them exactly
@@ -775,6 +795,7 @@ class BaseFoldGrow(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Data the search for the typical mis-predicted instance uses.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (one per sample) or regression targets, as in :meth:`fit`.
         n_units : int, default=1
             Units to add; at most ``max_hidden_units`` minus the current total.
 
@@ -791,9 +812,7 @@ class BaseFoldGrow(BaseEstimator):
                 f"The network already has {total} hidden units and max_hidden_units="
                 f"{self.max_hidden_units}; raise max_hidden_units (set_params) to grow "
                 "further.")
-        X, y = validate_data(self, X, y, reset=False, dtype=(np.float64, np.float32),
-                             multi_output=self._task == "regression",
-                             y_numeric=self._task == "regression")
+        X, y = self._validate_Xy(X, y, reset=False)
         y_enc = self._encode_targets(y, first=False, classes=None)
         self._check_magnitudes(X, y_enc, self._solver)
         self._device = self.network_.weights[0].device

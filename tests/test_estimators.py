@@ -10,10 +10,11 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
-from sklearn.datasets import make_classification, make_moons
+from sklearn.datasets import make_classification, make_moons, make_multilabel_classification
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV
+from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
@@ -58,6 +59,20 @@ def test_regressor_multi_output(sine):
     assert reg.predict(X).shape == Y.shape
     assert reg.n_outputs_ == 2
     assert reg.score(X, Y) > 0.8
+
+
+def test_multilabel_targets_get_a_clear_error_and_work_through_multi_output_classifier():
+    X, Y = make_multilabel_classification(n_samples=150, n_classes=3, random_state=0)
+    clf = FoldGrowClassifier(random_state=0, max_hidden_units=4)
+    for call in (lambda: clf.fit(X, Y), lambda: clf.partial_fit(X, Y, classes=[0, 1])):
+        with pytest.raises(ValueError, match="multilabel.*MultiOutputClassifier"):
+            call()
+    fitted = FoldGrowClassifier(random_state=0, max_hidden_units=8).fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match="multilabel"):
+        fitted.grow(X, Y)
+    wrapped = MultiOutputClassifier(clf).fit(X, Y)
+    assert wrapped.predict(X).shape == Y.shape
+    assert (wrapped.predict(X) == Y).mean() > 0.7
 
 
 # --------------------------------------------------------------------------- schedules
