@@ -120,15 +120,35 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
         ``n_clusters_used`` (``n_clusters`` clipped to the number of distinct rows) of the
         chosen cluster (kmeans), or the reason nothing was chosen.
     """
+    picks = typical_instances(H, losses, mispredicted, 1, method=method,
+                              n_clusters=n_clusters, excluded=excluded, rng=rng)
+    return picks[0]
+
+
+def typical_instances(H, losses, mispredicted, n, *, method="kmeans", n_clusters=8,
+                      excluded=None, rng=None):
+    """Up to ``n`` distinct typical mis-predicted instances, best first, as ``(index, info)``
+    pairs (see :func:`find_typical_instance`, whose pick is the first).
+
+    ``"kmeans"`` takes the member nearest the centre of each cluster in order of the clusters'
+    mean loss, so that several units added in one growth fold on different regions; when
+    ``n`` exceeds the clusters that hold a candidate, it goes round them again with the next
+    nearest members. ``"max_loss"`` takes the ``n`` largest losses, ``"random"`` ``n``
+    candidates at random. Returns ``[(None, {"skipped": ...})]`` when nothing is
+    mis-predicted.
+    """
     rng = np.random.RandomState(0) if rng is None else rng
     candidates = candidate_rows(mispredicted, excluded)
     if not candidates.any():
-        return None, {"skipped": NOTHING_MISPREDICTED}
+        return [(None, {"skipped": NOTHING_MISPREDICTED})]
+    idx = np.flatnonzero(candidates)
     if method == "max_loss":
-        idx = np.flatnonzero(candidates)
-        return int(idx[np.argmax(losses[idx])]), {}
+        order = idx[np.argsort(-np.asarray(losses)[idx], kind="stable")]
+        return [(int(i), {}) for i in order[:n]]
     if method == "random":
-        return int(rng.choice(np.flatnonzero(candidates))), {}
+        if n == 1:  # one draw, as before n was a parameter: fits stay reproducible
+            return [(int(rng.choice(idx)), {})]
+        return [(int(i), {}) for i in rng.choice(idx, size=min(n, idx.size), replace=False)]
     if method != "kmeans":
         raise ValueError(f"unknown instance_selection {method!r}")
 
@@ -142,6 +162,7 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
     centers = km.cluster_centers_
     mean_loss = np.array([losses[labels == c].mean() if (labels == c).any() else -np.inf
                           for c in range(k)])
+    queues = []  # per cluster with candidates, worst first: its candidates, nearest first
     for rank, c in enumerate(np.argsort(-mean_loss, kind="stable")):
         members = np.flatnonzero((labels == c) & candidates)
         if members.size:
@@ -149,8 +170,13 @@ def find_typical_instance(H, losses, mispredicted, *, method="kmeans", n_cluster
             info = {"cluster_size": int((labels == c).sum()),
                     "cluster_mean_loss": float(mean_loss[c]), "cluster_rank": rank,
                     "n_clusters_used": k}
-            return int(members[np.argmin(dist)]), info
-    raise AssertionError("a candidate row must belong to some cluster")
+            queues.append((members[np.argsort(dist, kind="stable")], info))
+    picks, depth = [], 0
+    while len(picks) < n and any(depth < len(members) for members, _ in queues):
+        picks += [(int(members[depth]), dict(info)) for members, info in queues
+                  if depth < len(members)][: n - len(picks)]
+        depth += 1
+    return picks
 
 
 def candidate_rows(mispredicted, excluded=None):
@@ -499,8 +525,13 @@ def input_gradient_incoming(network, layer, h_t, target, task, *, r, H, generato
     if not torch.isfinite(g).all() or g.norm() < 1e-12:
         g = torch.randn(g.shape, generator=generator, dtype=torch.float64)
     u = (g / g.norm()).numpy()
-    spread = float(np.std(np.asarray(H, dtype=np.float64) @ u))
-    h_f = np.asarray(h_t, dtype=np.float64) - FALLBACK_MARGIN * (spread if spread > 0 else 1.0) * u
+    along = np.asarray(H, dtype=np.float64) @ u
+    spread = float(np.std(along))
+    if not spread > _EPS * np.abs(along).max():
+        # identical rows: what is left of the spread is rounding (BLAS need not round equal
+        # rows alike), and a margin of it would put the hyperplane through x_t
+        spread = 1.0
+    h_f = np.asarray(h_t, dtype=np.float64) - FALLBACK_MARGIN * spread * u
     v = r * u
     return v, float(-(v @ h_f)), h_f
 

@@ -85,28 +85,34 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
                                   outgoing)
         return [empty_event(layer, first + i, init) for i in range(n_units)], replaced
 
-    for _ in range(n_units):
-        unit = network.hidden_sizes[layer]
-        r = folding.incoming_scale(network, layer)
-        if init == "random":
+    if init == "random":
+        for _ in range(n_units):
+            unit = network.hidden_sizes[layer]
             v, c = folding.random_incoming(network.weights[layer].shape[1], generator=generator)
             replaced += _add_unit(network, layer, v, c)
             events.append(empty_event(layer, unit, init))
-            continue
+        return events, replaced
 
-        losses, mispredicted, predicted, H, delta = folding.search_signals(
-            network, layer, Xs, ys, ws, task)
-        H_np = H.double().cpu().numpy()
-        excluded = _already_folded(X_np, folded_rows)
-        candidates = folding.candidate_rows(mispredicted, excluded)
-        if candidates.any() and losses[candidates].min() >= max_instance_loss:
-            events.append({**empty_event(layer, None, init), "skipped": folding.CANNOT_PAY})
-            break
-        pos, info = folding.find_typical_instance(  # the rows already folded are out
-            H_np, losses, candidates, method=instance_selection, n_clusters=n_clusters, rng=rng)
+    # A unit joins with zero outgoing weights: the losses, H and delta stay as they are, so
+    # one search serves every unit of the growth, each on its own cluster's typical instance.
+    losses, mispredicted, predicted, H, delta = folding.search_signals(
+        network, layer, Xs, ys, ws, task)
+    H_np = H.double().cpu().numpy()
+    candidates = folding.candidate_rows(mispredicted, _already_folded(X_np, folded_rows))
+    if candidates.any() and losses[candidates].min() >= max_instance_loss:
+        return [{**empty_event(layer, None, init), "skipped": folding.CANNOT_PAY}], replaced
+    picks = folding.typical_instances(  # the rows already folded are out
+        H_np, losses, candidates, n_units, method=instance_selection, n_clusters=n_clusters,
+        rng=rng)
+    # fewer candidates than units: go round them again (the repeated fold adds nothing, and
+    # the unit takes the loss-gradient hyperplane instead)
+    picks = (picks * n_units)[:n_units]
+    for pos, info in picks:
         if pos is None:
             events.append({**empty_event(layer, None, init), **info})
             break
+        unit = network.hidden_sizes[layer]
+        r = folding.incoming_scale(network, layer)
         folded_rows.add(_row_key(X_np[pos]))
         target = ys[pos].item() if task == "classification" else ys[pos].double().cpu().numpy()
         h_t = H_np[pos]

@@ -292,6 +292,25 @@ def test_grow_adds_units_without_changing_predictions(moons):
         FoldGrowClassifier().grow(X, y)
 
 
+def test_units_of_one_growth_fold_on_different_clusters(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(hidden_units=2, max_hidden_units=10, growth_schedule="none",
+                             random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.grow(X, y, n_units=3)
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=0, atol=1e-12)
+    events = clf.growth_history_
+    assert [e["unit"] for e in events] == [2, 3, 4]
+    assert [e["cluster_rank"] for e in events] == sorted({e["cluster_rank"] for e in events})
+    assert len({e["instance_index"] for e in events}) == 3
+    # more units than mis-predicted rows: every unit is still added
+    few = FoldGrowClassifier(hidden_units=2, max_hidden_units=30, growth_schedule="none",
+                             random_state=0).fit(X[:40], y[:40])
+    n_wrong = int((few.predict(X[:40]) != y[:40]).sum())
+    few.grow(X[:40], y[:40], n_units=n_wrong + 2)
+    assert few.hidden_layer_sizes_ == (2 + n_wrong + 2,)
+
+
 def test_sample_weight_changes_the_fit():
     X, y = make_classification(n_samples=200, n_features=4, random_state=0)
     w = np.where(y == 1, 10.0, 0.1)

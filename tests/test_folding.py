@@ -448,6 +448,48 @@ def test_kmeans_picks_the_central_mispredicted_member_of_the_worst_cluster(case)
     assert np.linalg.norm(H[idx] - centroid) <= dist.min() + 1e-9
 
 
+@settings(deadline=None, max_examples=60)
+@given(case=blobs(), n=st.integers(1, 12))
+def test_several_typical_instances_come_from_clusters_in_order_of_their_mean_loss(case, n):
+    """``units_per_growth`` units fold on the typical instances of different clusters: the
+    worst cluster's first, then the next worst's, and round again when clusters run out."""
+    H, losses, mispredicted, blob, seed = case
+    n_blobs = blob.max() + 1
+    picks = folding.typical_instances(H, losses, mispredicted, n, method="kmeans",
+                                      n_clusters=n_blobs, rng=np.random.RandomState(seed % 2**32))
+    first = folding.find_typical_instance(H, losses, mispredicted, method="kmeans",
+                                          n_clusters=n_blobs,
+                                          rng=np.random.RandomState(seed % 2**32))
+    assert picks[0] == first
+    rows = [idx for idx, _ in picks]
+    assert len(rows) == min(n, mispredicted.sum()) and len(set(rows)) == len(rows)
+    assert mispredicted[rows].all()
+    mean_loss = np.array([losses[blob == b].mean() for b in range(n_blobs)])
+    eligible = sorted((b for b in range(n_blobs) if mispredicted[blob == b].any()),
+                      key=lambda b: -mean_loss[b])
+    first_round = [blob[idx] for idx in rows[: len(eligible)]]
+    assert first_round == eligible[: len(first_round)]  # one per cluster, worst first
+    for idx, info in picks:  # every pick is recorded with its own cluster
+        assert info["cluster_size"] == (blob == blob[idx]).sum()
+        assert np.isclose(info["cluster_mean_loss"], mean_loss[blob[idx]])
+    for b in set(blob[rows]):  # within a cluster, nearer the centroid first
+        centroid = np.average(H[blob == b], axis=0, weights=losses[blob == b])
+        dist = [np.linalg.norm(H[idx] - centroid) for idx in rows if blob[idx] == b]
+        assert dist == sorted(dist)
+
+
+@pytest.mark.parametrize("method", ["max_loss", "random"])
+def test_several_instances_by_max_loss_or_at_random_are_distinct_candidates(method):
+    rng = np.random.RandomState(0)
+    H, losses = rng.normal(size=(40, 3)), rng.uniform(size=40)
+    mispredicted = rng.uniform(size=40) < 0.5
+    rows = [idx for idx, _ in folding.typical_instances(H, losses, mispredicted, 5,
+                                                        method=method, rng=rng)]
+    assert len(set(rows)) == 5 and mispredicted[rows].all()
+    if method == "max_loss":
+        assert sorted(losses[rows]) == sorted(np.sort(losses[mispredicted])[-5:])
+
+
 @settings(deadline=None, max_examples=40)
 @given(case=blobs(), method=st.sampled_from(["kmeans", "max_loss", "random"]),
        n_excluded=st.integers(0, 60))
@@ -692,6 +734,22 @@ def test_duplicated_rows_and_fewer_points_than_clusters(task, n_distinct):
         assert event["cluster_size"] <= len(X)
         assert event["n_clusters_used"] == min(8, n_distinct)
         _check_fold_hyperplane(est, event)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_fallback_hyperplane_stays_behind_x_t_on_identical_rows(scale):
+    """Identical search rows have no spread along the loss gradient; the rounding left of it
+    (one row a last bit off here, as BLAS may leave it) must not put the hyperplane on x_t."""
+    X, y = _regression_data(0, 40, 3, 1)
+    est = _fitted(FoldGrowRegressor, X, y)
+    H = np.repeat(X[:1] * scale, 10, axis=0)
+    H[0, 0] = np.nextafter(H[0, 0], np.inf)
+    h_t = H[1].copy()
+    v, c, h_f = folding.input_gradient_incoming(est.network_, 0, h_t, y[:1], "regression", r=2.0,
+                                                H=H, generator=torch.Generator().manual_seed(0))
+    assert np.isclose(np.linalg.norm(v), 2.0) and np.isclose(v @ h_f + c, 0.0, atol=1e-9)
+    assert np.linalg.norm(h_t - h_f) == pytest.approx(folding.FALLBACK_MARGIN)
+    assert v @ h_t + c > 0
 
 
 def test_regression_already_exact_falls_back_without_nan():
