@@ -1054,7 +1054,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
     grow_every : int, default=50
         Epochs (L-BFGS: iterations) between growths with ``growth_schedule="fixed"``.
     units_per_growth : int, default=1
-        Units added per growth step, each on its own typical instance.
+        Units added per growth step, each on its own typical instance: the worst cluster's,
+        then the next worst cluster's, and so on (one k-means serves them all).
     growth_patience : int, default=2
         Growth stops (or the network deepens, see ``max_depth``) after this many growths in a
         row that did not pay (see ``min_growth_gain``); a growth that pays, however late in

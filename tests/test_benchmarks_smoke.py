@@ -8,6 +8,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -57,7 +58,39 @@ def test_ablations_quick_covers_every_factor(monkeypatch, tmp_path):
     assert "nan" not in report.lower()
 
 
-@pytest.mark.parametrize("script", ["head_to_head.py", "growth_curve.py", "ablations.py"])
+def test_mid_size_quick_writes_both_tables_with_every_model(monkeypatch, tmp_path):
+    run_quick(monkeypatch, tmp_path, "mid_size.py")
+    report = (tmp_path / "mid_size_quick.md").read_text()
+    mid_size = runpy.run_path(str(BENCHMARKS / "mid_size.py"))
+    for data in mid_size["DATA"]:
+        for model in [*mid_size["SKFOLD_ROWS"], "MLP adam", "MLP lbfgs",
+                      mid_size["MLP_DEFAULTS"]]:
+            assert f"| {data} | {model} |" in report
+    assert "## The grown units" in report and "nan" not in report.lower()
+
+
+def test_mid_size_counts_nearly_linear_grown_units_as_explain_unit_does(monkeypatch):
+    from sklearn.datasets import make_moons
+
+    from skfold import FoldGrowClassifier
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    mid_size = runpy.run_path(str(BENCHMARKS / "mid_size.py"))
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    clf = FoldGrowClassifier(min_growth_gain=0.0, max_hidden_units=8, random_state=0).fit(X, y)
+    seed, width = clf.hidden_units_, clf.hidden_layer_sizes_[0]
+    assert width > seed
+    shares = [clf.explain_unit(u, X=X)["active_fraction"] for u in range(width)]
+    norms = np.linalg.norm(clf.coefs_[0], axis=0)
+    linear, norm_ratio = mid_size["grown_units"](clf, X)
+    assert linear == pytest.approx(np.mean(np.array(shares[seed:]) > mid_size["NEARLY_LINEAR"]))
+    assert norm_ratio == pytest.approx(np.median(norms[seed:]) / np.median(norms[:seed]))
+    static = FoldGrowClassifier(growth_schedule="none", random_state=0).fit(X, y)
+    assert mid_size["grown_units"](static, X) == (None, None)
+
+
+@pytest.mark.parametrize("script", ["head_to_head.py", "growth_curve.py", "ablations.py",
+                                    "mid_size.py"])
 def test_help_names_the_quick_and_results_dir_options(monkeypatch, capsys, script):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     monkeypatch.setattr(sys, "argv", [script, "--help"])
