@@ -1323,7 +1323,8 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
     grow_every : int, default=50
         Epochs between growths with ``growth_schedule="fixed"``.
     units_per_growth : int, default=1
-        Units added per growth step.
+        Units added per growth step, each on its own typical instance: the worst cluster's,
+        then the next worst cluster's, and so on (one k-means serves them all).
     growth_patience : int, default=2
         Fruitless growths in a row before growth stops (or the network deepens).
     min_growth_gain : float, default=5.0
