@@ -1076,6 +1076,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         without the ascent. ``"gradmax"``: Evci et al. (2022), zero incoming weights and outgoing
         weights along the top singular vectors of the back-propagated gradient. ``"random"``:
         He-scaled random incoming weights. All leave the network's function unchanged.
+        On 10,000 and more rows with tens of features, ``"fold"``'s units mostly end up
+        active on nearly every row and ``"random"`` fits better (``benchmarks/mid_size.py``).
     instance_selection : {"kmeans", "max_loss", "random"}, default="kmeans"
         How ``x_t`` is picked among mis-predicted rows of the search subsample: the slides'
         loss-weighted k-means, the single worst row, or a random row.
