@@ -1032,3 +1032,27 @@ def test_a_fold_that_would_bend_no_data_falls_back_to_a_unit_that_does(random_st
     weights = est.network_.weights[0].detach().double().numpy()
     biases = est.network_.biases[0].detach().double().numpy()
     assert not folding.adds_nothing(weights[-1], biases[-1], X, weights[:-1], biases[:-1])
+
+
+@settings(deadline=None, max_examples=60)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 6), offset=st.floats(0.0, 4.0),
+       r=st.floats(0.3, 20.0), refine=st.booleans())
+def test_a_nearly_linear_fold_unit_gets_a_fresh_units_norm(seed, d, offset, r, refine):
+    """The fold unit keeps its siblings' norm ``r`` unless it is active on more than
+    NEARLY_LINEAR_SHARE of the search rows and ``r`` exceeds FRESH_UNIT_NORM; either way its
+    hyperplane passes through ``x_f`` with ``x_t`` on the active side."""
+    rng = np.random.RandomState(seed)
+    H = rng.normal(size=(300, d))
+    h_f = -offset * np.eye(d)[0]  # far out along -e1: the unit is active on nearly every row
+    h_t = h_f + 0.5 * np.eye(d)[0]
+    delta = torch.as_tensor(rng.normal(size=(300, 2)))
+    v, c = folding.fold_incoming(h_t, h_f, r=r, H=torch.as_tensor(H), delta=delta,
+                                 refine=refine, generator=torch.Generator().manual_seed(seed))
+    share = np.mean(H @ v + c > 0)
+    nearly_linear = r > folding.FRESH_UNIT_NORM and share > folding.NEARLY_LINEAR_SHARE
+    assert np.linalg.norm(v) == pytest.approx(folding.FRESH_UNIT_NORM if nearly_linear else r)
+    assert v @ h_f + c == pytest.approx(0.0, abs=1e-9 * (1 + r * offset))
+    assert v @ h_t + c > 0
+    if not refine:  # the direction is x_t - x_f: which rows are active is known beforehand
+        assert nearly_linear == (r > folding.FRESH_UNIT_NORM
+                                 and np.mean(H[:, 0] > -offset) > folding.NEARLY_LINEAR_SHARE)
