@@ -140,8 +140,8 @@ def table(name, curves, iterations, cfg):
     for width in cfg["static_widths"]:
         cells = []
         for by_width in curves.values():
-            scores = by_width.get(width)
-            fewer = "" if len(scores) == len(cfg["seeds"]) else (
+            scores = by_width.get(width, [])  # none: every seed's curve ended before it
+            fewer = "" if len(scores) in (0, len(cfg["seeds"])) else (
                 f" ({len(scores)} seed{'s' if len(scores) > 1 else ''})")
             cells.append("—" if not scores else mean_std(scores) + fewer)
         grown_iter = iterations["grown (fold)"].get(width)

@@ -47,6 +47,20 @@ def test_growth_curve_quick_writes_table_and_plot(monkeypatch, tmp_path):
     assert "nan" not in report.lower()
 
 
+def test_growth_curve_table_marks_widths_no_grown_curve_reached(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    growth_curve = runpy.run_path(str(BENCHMARKS / "growth_curve.py"))
+    cfg = {"seeds": [0, 1], "static_widths": [2, 4, 8]}
+    curves = {"grown (fold)": {2: [0.5, 0.7], 4: [0.9]},  # one seed ends at 4, the other at 2
+              "static (skfold, same trainer)": {2: [0.6, 0.6], 4: [0.8, 0.8], 8: [0.9, 0.9]}}
+    iterations = {"grown (fold)": {2: [10, 12], 4: [30]},
+                  "static (skfold, same trainer)": {2: [5, 5], 4: [6, 6], 8: [7, 7]}}
+    rows = growth_curve["table"]("toy", curves, iterations, cfg).splitlines()[2:]
+    assert rows[0] == "| toy | 2 | 0.600 ± 0.100 | 0.600 ± 0.000 | 11 / 5 |"
+    assert rows[1] == "| toy | 4 | 0.900 ± 0.000 (1 seed) | 0.800 ± 0.000 | 30 / 6 |"
+    assert rows[2] == "| toy | 8 | — | 0.900 ± 0.000 | — |"
+
+
 def test_ablations_quick_covers_every_factor(monkeypatch, tmp_path):
     run_quick(monkeypatch, tmp_path, "ablations.py")
     report = (tmp_path / "ablations_quick.md").read_text()
