@@ -166,6 +166,23 @@ def test_in_final_model_says_which_grown_units_the_returned_network_has(moons):
     assert all(e["in_final_model"] for e in streamed.growth_history_)
 
 
+def test_auto_solver_is_lbfgs_up_to_its_row_limit_and_adam_above(monkeypatch):
+    from skfold import _estimators
+
+    monkeypatch.setattr(_estimators, "AUTO_LBFGS_MAX_SAMPLES", 60)
+    X, y = make_classification(n_samples=61, n_features=3, n_informative=2, n_redundant=0,
+                               random_state=0)
+    small = FoldGrowClassifier(max_iter=3, random_state=0).fit(X[:60], y[:60])
+    large = FoldGrowClassifier(max_iter=3, random_state=0).fit(X, y)
+    streamed = FoldGrowClassifier(random_state=0).partial_fit(X[:60], y[:60], classes=[0, 1])
+    assert (small._solver, large._solver, streamed._solver) == ("lbfgs", "adam", "adam")
+    assert small.network_.weights[0].dtype == torch.float64  # L-BFGS trains in float64
+    assert large.network_.weights[0].dtype == torch.float32
+    assert _estimators.AUTO_LBFGS_MAX_SAMPLES == 60
+    monkeypatch.undo()
+    assert _estimators.AUTO_LBFGS_MAX_SAMPLES == 100_000
+
+
 def test_partial_fit_is_unavailable_for_lbfgs():
     assert not hasattr(FoldGrowClassifier(solver="lbfgs"), "partial_fit")
     assert hasattr(FoldGrowRegressor(solver="adam"), "partial_fit")
