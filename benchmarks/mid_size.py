@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from _common import markdown_table, parse_args, report_header, run_suite, write_report
 from skfold import FoldGrowClassifier
 from skfold._estimators import AUTO_LBFGS_MAX_SAMPLES
+from skfold.folding import NEARLY_LINEAR_SHARE
 
 DEFAULTS = "defaults"
 MLP_DEFAULTS = "MLP defaults (adam)"
@@ -50,8 +51,9 @@ FULL = dict(n_samples=20_000, seeds=[0, 1, 2], max_iter=1000, mlp_max_iter=200, 
 #: Short plateaus, so that the quick run grows too.
 QUICK = dict(n_samples=600, seeds=[0], max_iter=40, mlp_max_iter=20,
              skfold=dict(n_iter_no_change=2))
-#: A grown unit active on more than this share of the training rows is nearly linear there.
-NEARLY_LINEAR = 0.9
+#: A grown unit active on more than this share of the training rows is nearly linear there
+#: (the share above which a new fold unit gets a fresh unit's norm).
+NEARLY_LINEAR = NEARLY_LINEAR_SHARE
 
 
 def split(name, seed, cfg):
@@ -69,14 +71,15 @@ def timed_fit(model, X, y):
 
 
 def grown_units(clf, X):
-    """``(share of grown units nearly linear on X, median incoming norm grown / seed)``."""
+    """``(share of grown units nearly linear on X, median incoming norm grown / seed)``;
+    ``(None, None)`` when nothing grew."""
     seed_width = clf.hidden_units_
     coef, intercept = clf.coefs_[0], clf.intercepts_[0]
+    if coef.shape[1] == seed_width:
+        return None, None
     active = ((X @ coef + intercept) > 0).mean(axis=0)
     norms = np.linalg.norm(coef, axis=0)
     grown = slice(seed_width, coef.shape[1])
-    if coef.shape[1] == seed_width:
-        return None, None
     return (float((active[grown] > NEARLY_LINEAR).mean()),
             float(np.median(norms[grown]) / np.median(norms[:seed_width])))
 
