@@ -53,7 +53,7 @@ QP_UNITS = 16
 STAGES = [
     ("growth.py", "broaden_layer", "whole widening step (below are its parts)"),
     ("folding.py", "search_signals", "losses, hidden inputs, back-propagated deltas (one pass)"),
-    ("folding.py", "find_typical_instance", "loss-weighted k-means, typical instance"),
+    ("folding.py", "typical_instances", "loss-weighted k-means, typical instance(s)"),
     ("network.py", "activated_segment", "activated segment of x_t"),
     ("folding.py", "fold_point_search", "fold point (LP + QP)"),
     ("folding.py", "fold_incoming", "fold init: cone candidates + gradient ascent"),

@@ -141,3 +141,21 @@ def test_speed_phase_breakdown_accounts_for_every_iteration(monkeypatch):
     assert len(phases["paid"]) == sum(bool(growth_paid(e)) for e in ordered[:-1])
     assert len(phases["paid"]) + len(phases["unpaid"]) == len(ordered) - 1
     assert phases["steps"] == len({e["growth"] for e in model.growth_history_})
+
+
+def test_growth_cost_profile_finds_every_stage_of_a_growth_step(monkeypatch):
+    """growth_cost.py's stage table names skfold functions; a renamed or bypassed one would
+    silently read 0 s."""
+    from sklearn.datasets import make_moons
+
+    from skfold import FoldGrowClassifier
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    growth_cost = runpy.run_path(str(BENCHMARKS / "growth_cost.py"))
+    X, y = make_moons(300, noise=0.3, random_state=0)
+    est = FoldGrowClassifier(hidden_units=2, growth_schedule="none", max_iter=20,
+                             random_state=0).fit(X, y)
+    total, found = growth_cost["profile_grow"](est, X, y)
+    assert est.growth_history_[-1]["unit"] is not None  # a unit was folded in
+    for _, function, _ in growth_cost["STAGES"]:
+        assert 0 < found.get(function, 0.0) <= total, function
