@@ -1075,9 +1075,11 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
     init : {"fold", "fold_direction", "gradmax", "random"}, default="fold"
         How a new unit's weights are set. ``"fold"``: hyperplane through ``x_f``, direction
         ``x_t - x_f`` refined by projected gradient ascent on the gradient norm the unit's
-        outgoing weights will receive (within a 75 degree cone). ``"fold_direction"``: the same
-        without the ascent. ``"gradmax"``: Evci et al. (2022), zero incoming weights and outgoing
-        weights along the top singular vectors of the back-propagated gradient. ``"random"``:
+        outgoing weights will receive (within a 75 degree cone); its incoming weights have the
+        median norm of the layer's other units, or a fresh unit's (sqrt(2)) when it is active
+        on more than 90% of the search rows. ``"fold_direction"``: the same without the
+        ascent. ``"gradmax"``: Evci et al. (2022), zero incoming weights and outgoing weights
+        along the top singular vectors of the back-propagated gradient. ``"random"``:
         He-scaled random incoming weights. All leave the network's function unchanged.
     instance_selection : {"kmeans", "max_loss", "random"}, default="kmeans"
         How ``x_t`` is picked among mis-predicted rows of the search subsample: the slides'
