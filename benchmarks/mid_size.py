@@ -73,15 +73,13 @@ def timed_fit(model, X, y):
 def grown_units(clf, X):
     """``(share of grown units nearly linear on X, median incoming norm grown / seed)``;
     ``(None, None)`` when nothing grew."""
-    seed_width = clf.hidden_units_
-    coef, intercept = clf.coefs_[0], clf.intercepts_[0]
-    if coef.shape[1] == seed_width:
+    seed_width, width = clf.hidden_units_, clf.hidden_layer_sizes_[0]
+    if width == seed_width:
         return None, None
-    active = ((X @ coef + intercept) > 0).mean(axis=0)
-    norms = np.linalg.norm(coef, axis=0)
-    grown = slice(seed_width, coef.shape[1])
-    return (float((active[grown] > NEARLY_LINEAR).mean()),
-            float(np.median(norms[grown]) / np.median(norms[:seed_width])))
+    active = [clf.explain_unit(unit, X=X)["active_fraction"] for unit in range(seed_width, width)]
+    norms = np.linalg.norm(clf.coefs_[0], axis=0)
+    return (float(np.mean(np.array(active) > NEARLY_LINEAR)),
+            float(np.median(norms[seed_width:]) / np.median(norms[:seed_width])))
 
 
 def run_dataset(name, cfg):
