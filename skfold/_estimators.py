@@ -348,9 +348,7 @@ class BaseFoldGrow(BaseEstimator):
             if not incremental:
                 self._restore_best()
                 if not converged and not self._diverged_stop:
-                    warnings.warn(
-                        f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
-                        "and the optimization hasn't converged yet.", ConvergenceWarning)
+                    warnings.warn(self._max_iter_message(), ConvergenceWarning)
         self._close_history(final=not incremental)
         self._mark_units_in_model()
         self._val = None
@@ -452,6 +450,17 @@ class BaseFoldGrow(BaseEstimator):
     def _move_to(self, device):
         self.network_.to(device)
         self._trainer.after_growth()
+
+    def _max_iter_message(self):
+        message = (f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached and "
+                   "the optimization hasn't converged yet.")
+        if self._can_grow():
+            # The budget, not the data, decided the network's size: say so, and what to do.
+            width = sum(self.network_.hidden_sizes)
+            message += (f" Growth was still under way ({width} of max_hidden_units="
+                        f"{self.max_hidden_units} hidden units, and it had not stalled): raise "
+                        "max_iter to let the network grow further.")
+        return message
 
     # ------------------------------------------------------------------ train / grow loop
     def _can_grow(self):
@@ -1115,6 +1124,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         Nesterov momentum of SGD.
     max_iter : int, default=1000
         Maximum epochs (Adam/SGD) or iterations (L-BFGS) over the whole fit, growth included.
+        A fit that runs out of them while growth still pays warns so (``ConvergenceWarning``):
+        its width was set by the budget, not by the data.
     tol : float, default=1e-4
         Minimum improvement of the monitored loss that counts as progress: over
         ``n_iter_no_change`` epochs (else a plateau), and over a growth's training phase (else
@@ -1358,6 +1369,8 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         Nesterov momentum of SGD.
     max_iter : int, default=1000
         Maximum epochs (iterations) over the whole fit.
+        A fit that runs out of them while growth still pays warns so (``ConvergenceWarning``):
+        its width was set by the budget, not by the data.
     tol : float, default=1e-4
         Minimum improvement of the monitored loss that counts as progress (plateaus, and whether
         a growth paid), as for :class:`FoldGrowClassifier`. It is absolute, so it acts on the

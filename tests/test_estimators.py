@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_moons, make_multilabel_classification
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV
 from sklearn.multioutput import MultiOutputClassifier
@@ -431,6 +431,37 @@ def test_fit_does_not_warn_when_it_converges(moons):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         FoldGrowClassifier(random_state=0).fit(X, y)
+
+
+def max_iter_warnings(est, X, y):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    return [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)
+            and "maximum iterations" in str(w.message)]
+
+
+def test_running_out_of_max_iter_while_growing_says_the_budget_set_the_width(moons):
+    X, y = moons
+    clf = FoldGrowClassifier(hidden_units=2, max_hidden_units=16, n_iter_no_change=2,
+                             max_iter=40, random_state=0)
+    [message] = max_iter_warnings(clf, X, y)
+    width = clf.hidden_layer_sizes_[0]
+    assert clf.n_growths_ > 0 and width < 16
+    assert f"({width} of max_hidden_units=16 hidden units" in message
+    assert "raise max_iter" in message
+
+
+@pytest.mark.parametrize("params", [
+    dict(growth_schedule="none"),                          # nothing would grow
+    dict(hidden_units=2, max_hidden_units=2),              # no room left to grow
+])
+def test_running_out_of_max_iter_without_growth_to_come_gives_mlps_warning(moons, params):
+    X, y = moons
+    [message] = max_iter_warnings(FoldGrowClassifier(max_iter=5, random_state=0, **params),
+                                  X, y)
+    assert message.endswith("maximum iterations (5) reached and the optimization hasn't "
+                            "converged yet.")
 
 
 def test_plateau_phase_is_capped_so_a_creeping_small_network_still_grows():
