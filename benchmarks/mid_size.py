@@ -5,7 +5,8 @@ rows; users' own data often lies between. This script fits, on two synthetic dat
 20,000 rows (`make_classification`, 75/25 split by seed, `StandardScaler` on the train part):
 
 - skfold with its defaults (`solver="auto"` is L-BFGS up to 100,000 rows) and rows that change
-  one setting (`solver`, `init`, `units_per_growth`);
+  one setting (`solver`, `init`, `units_per_growth`, three times the default `max_iter`), and
+  skfold's engine without growth: a network of the width the defaults grew to, trained as one;
 - `MLPClassifier` of the width the default fit grew to (Adam and L-BFGS), and with its own
   defaults (100 units, Adam).
 
@@ -34,9 +35,14 @@ from skfold.folding import NEARLY_LINEAR_SHARE
 
 DEFAULTS = "defaults"
 MLP_DEFAULTS = "MLP defaults (adam)"
-#: Label -> FoldGrowClassifier parameters besides random_state.
+#: The engine without growth: a network of the width the defaults grew to, trained as one.
+FIXED_WIDTH = 'fixed at the grown width (growth_schedule="none")'
+#: The defaults with a larger budget: on these data the default max_iter ends growth.
+LONGER = "3x max_iter"
+#: Label -> FoldGrowClassifier parameters besides random_state and max_iter.
 SKFOLD_ROWS = {
     DEFAULTS: {},
+    LONGER: {},
     "units_per_growth=4": dict(units_per_growth=4),
     'init="random"': dict(init="random"),
     'solver="adam"': dict(solver="adam"),
@@ -90,13 +96,18 @@ def run_dataset(name, cfg):
         X_train, X_test, y_train, y_test = split(name, seed, cfg)
         run = {}
         for label, params in SKFOLD_ROWS.items():
-            clf, seconds = timed_fit(FoldGrowClassifier(random_state=seed,
-                                                        max_iter=cfg["max_iter"],
+            max_iter = cfg["max_iter"] * (3 if label == LONGER else 1)
+            clf, seconds = timed_fit(FoldGrowClassifier(random_state=seed, max_iter=max_iter,
                                                         **cfg["skfold"], **params),
                                      X_train, y_train)
             run[label] = (seconds, clf.score(X_test, y_test), sum(clf.hidden_layer_sizes_),
                           clf.n_iter_, *grown_units(clf, X_train))
         width = run[DEFAULTS][2]
+        clf, seconds = timed_fit(FoldGrowClassifier(random_state=seed, hidden_units=width,
+                                                    growth_schedule="none",
+                                                    max_iter=cfg["max_iter"], **cfg["skfold"]),
+                                 X_train, y_train)
+        run[FIXED_WIDTH] = (seconds, clf.score(X_test, y_test), width, clf.n_iter_, None, None)
         mlps = {f"MLP {solver}": dict(hidden_layer_sizes=(width,), solver=solver)
                 for solver in ("adam", "lbfgs")}
         mlps[MLP_DEFAULTS] = {}
@@ -160,8 +171,11 @@ def main():
         "row names, 75/25 split stratified by seed, `StandardScaler` fitted on the train "
         "part.",
         f"- skfold: `FoldGrowClassifier(random_state=seed, max_iter={cfg['max_iter']})` (its "
-        "default `max_iter`), all else default except what the model column names; "
-        f"`solver=\"auto\"` is L-BFGS up to {AUTO_LBFGS_MAX_SAMPLES:,} rows.",
+        "default `max_iter`), all else default except what the model column names "
+        f"(`{LONGER}`: `max_iter={3 * cfg['max_iter']}`); `solver=\"auto\"` is L-BFGS up to "
+        f"{AUTO_LBFGS_MAX_SAMPLES:,} rows. The `{FIXED_WIDTH}` row is "
+        "`FoldGrowClassifier(hidden_units=H, growth_schedule=\"none\")` with H the width the "
+        "defaults row grew to on that seed: the same engine, the same width, no growth.",
         f"- MLP: `MLPClassifier(hidden_layer_sizes=(H,), solver=..., random_state=seed, "
         f"max_iter={cfg['mlp_max_iter']})` (its default `max_iter`) with H the width the "
         "skfold defaults row grew to on that seed, and `MLPClassifier(random_state=seed)`. "

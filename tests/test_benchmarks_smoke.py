@@ -77,8 +77,8 @@ def test_mid_size_quick_writes_both_tables_with_every_model(monkeypatch, tmp_pat
     report = (tmp_path / "mid_size_quick.md").read_text()
     mid_size = runpy.run_path(str(BENCHMARKS / "mid_size.py"))
     for data in mid_size["DATA"]:
-        for model in [*mid_size["SKFOLD_ROWS"], "MLP adam", "MLP lbfgs",
-                      mid_size["MLP_DEFAULTS"]]:
+        for model in [*mid_size["SKFOLD_ROWS"], mid_size["FIXED_WIDTH"], "MLP adam",
+                      "MLP lbfgs", mid_size["MLP_DEFAULTS"]]:
             assert f"| {data} | {model} |" in report
     assert "## The grown units" in report and "nan" not in report.lower()
 
