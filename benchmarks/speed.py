@@ -24,7 +24,7 @@ so a single timing means little); the 1-minute load average is reported with eac
 Timings are taken with each library's default threading (what users get) and, where it says
 so, with every library limited to one thread (like with like).
 
-Run ``python benchmarks/speed.py`` (about 15 minutes on 2 shared cores) or ``--quick`` (< 1 min,
+Run ``python benchmarks/speed.py`` (about 20 minutes on 2 shared cores) or ``--quick`` (< 1 min,
 small sizes whose numbers mean nothing).
 """
 
