@@ -182,6 +182,12 @@ class BaseFoldGrow(BaseEstimator):
         return self.network_.n_hidden_layers + 2
 
     @property
+    def loss_(self):
+        """Training loss of the last epoch (L-BFGS: iteration), L2 penalty included, as in
+        ``MLPClassifier``; ``best_loss_`` is the smallest."""
+        return self.loss_curve_[-1]
+
+    @property
     def n_growths_(self):
         """Number of growth events that changed the architecture (units added or layer inserted)."""
         return sum(1 for e in self.growth_history_ if e.get("unit") is not None
@@ -1172,6 +1178,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         Current widths of the hidden layers.
     n_layers_ : int
         Hidden layers plus input and output.
+    out_activation_ : str
+        ``"softmax"`` (binary problems included).
     n_growths_ : int
         Growth events that changed the architecture.
     growth_history_ : list of dict
@@ -1189,6 +1197,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         ``"boundary_outside_segment"`` (the region's point nearest the boundary),
         ``"flat_segment"``, ``"instance_on_boundary"``, ``"redundant_fold"`` (see
         ``fold_point``), ``"qp_inexact"`` or ``"qp_failed"`` (the fold point search's QP).
+    loss_ : float
+        Training loss of the last epoch, L2 penalty included.
     loss_curve_ : list of float
         Training loss at each epoch (L-BFGS: iteration).
     best_loss_ : float or None
@@ -1233,6 +1243,13 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         """Output units: one logit per class (binary problems have 2, as in the slides)."""
         check_is_fitted(self)
         return len(self.classes_)
+
+    @property
+    def out_activation_(self):
+        """``"softmax"``, binary problems included (``MLPClassifier`` uses ``"logistic"``
+        on its single binary output)."""
+        check_is_fitted(self)
+        return "softmax"
 
     def _encode_targets(self, y, first, classes):
         check_classification_targets(y)
@@ -1402,10 +1419,13 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
     hidden_units_ : int
     hidden_layer_sizes_ : tuple of int
     n_layers_ : int
+    out_activation_ : str
+        ``"identity"``.
     n_growths_ : int
     growth_history_ : list of dict
         One record per growth event (see :class:`FoldGrowClassifier`); ``predicted`` and
         ``true`` hold the outputs and targets of ``x_t``.
+    loss_ : float
     loss_curve_ : list of float
     best_loss_ : float or None
     validation_scores_ : list of float or None
@@ -1437,6 +1457,12 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
 
     def _n_output_units(self):
         return self.n_outputs_
+
+    @property
+    def out_activation_(self):
+        """``"identity"``, as in ``MLPRegressor``."""
+        check_is_fitted(self)
+        return "identity"
 
     def _encode_targets(self, y, first, classes):
         y = np.asarray(y, dtype=np.float64)

@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV
 from sklearn.multioutput import MultiOutputClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
@@ -424,6 +425,28 @@ def test_auto_device_runs_on_cpu_here(moons):
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert clf.device_.startswith(expected)
     assert clf.get_params()["device"] == "auto"  # fit never changes a parameter
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+@pytest.mark.parametrize("Ours, Theirs, task", [
+    (FoldGrowClassifier, MLPClassifier, "classification"),
+    (FoldGrowRegressor, MLPRegressor, "regression"),
+])
+def test_every_fitted_attribute_of_scikit_learns_mlp_exists(moons, solver, Ours, Theirs, task):
+    """Code written against MLPClassifier's / MLPRegressor's fitted attributes runs on ours."""
+    X, y = moons
+    target = y if task == "classification" else X[:, 0] * X[:, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = Theirs(solver=solver, max_iter=20, random_state=0).fit(X, target)
+        ours = Ours(solver=solver, max_iter=20, random_state=0).fit(X, target)
+    public = [name for name in vars(theirs) if name.endswith("_") and not name.startswith("_")]
+    assert "loss_" in public and "out_activation_" in public
+    missing = [name for name in public if not hasattr(ours, name)]
+    assert missing == []
+    assert ours.loss_ == ours.loss_curve_[-1]
+    assert ours.best_loss_ <= ours.loss_
+    assert ours.out_activation_ == ("softmax" if task == "classification" else "identity")
 
 
 def test_fit_does_not_warn_when_it_converges(moons):
