@@ -385,6 +385,23 @@ def test_projection_onto_a_region_is_optimal_in_any_dimension(seed, m, d):
     assert np.abs(lam * slack).max() <= 1e-5 * scale * (1 + np.abs(z).max())
 
 
+@settings(deadline=None, max_examples=40)
+@given(seed=st.integers(0, 2**31 - 1), m=st.integers(0, 6), d=st.integers(2, 300))
+def test_projection_onto_an_empty_set_is_none(seed, m, d):
+    """A boundary that misses the region (the slab 0 <= u.x <= 1 against u.x = 2, plus
+    random constraints the slab's points may or may not meet) has no nearest point: the
+    search reports it (and the fold point falls back) instead of returning an infeasible
+    point. SLSQP stops at its iteration cap on such sets, the dual is unbounded."""
+    rng = np.random.RandomState(seed % 2**32)
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    G = np.vstack([u, -u, rng.normal(size=(m, d))])
+    g = np.concatenate([[0.0, 1.0], rng.uniform(0, 1, size=m)])
+    E, e = u[None], np.array([2.0])
+    target = rng.normal(scale=3.0, size=d)
+    assert folding._project(target, G, g, E, e) is None
+
+
 @settings(deadline=None, max_examples=10)
 @given(data=data_params, task=st.sampled_from(["classification", "regression"]),
        depth=st.integers(1, 2))
