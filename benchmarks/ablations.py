@@ -1,6 +1,6 @@
 """Ablations (issue 4, item 5): fold point, instance selection, ``n_clusters``, depth, y scaling,
-the progress threshold ``tol``, the gain a growth must bring and the seed width (issue 5: the
-growth schedule's speed knobs).
+the progress threshold ``tol``, the gain a growth must bring, the seed width (issue 5: the
+growth schedule's speed knobs) and the units added per growth.
 
 Each row changes one setting of the default grower (``init="fold"``, ``fold_point="segment"``,
 ``instance_selection="kmeans"``, ``n_clusters=8``, ``max_depth=1``, plateau schedule,
@@ -39,6 +39,7 @@ CONFIGS = {
     "tol=1e-3": ("progress threshold", dict(tol=1e-3)),
     "min_growth_gain=0": ("growth gain", dict(min_growth_gain=0.0)),
     "hidden_units=8": ("seed width", dict(hidden_units=8)),
+    "units_per_growth=2": ("units per growth", dict(units_per_growth=2)),
     RAW_Y: ("target scaling", {}),
 }
 FULL = dict(datasets=["spirals", "sine", "moons", "wine", "friedman1", "diabetes", "sine_1d"],
