@@ -37,6 +37,7 @@ CONFIGS = {
     "n_clusters=32": ("n_clusters", dict(n_clusters=32)),
     "max_depth=3": ("depth", dict(max_depth=3)),
     "tol=1e-3": ("progress threshold", dict(tol=1e-3)),
+    "tol=1e-6": ("progress threshold", dict(tol=1e-6)),
     "min_growth_gain=0": ("growth gain", dict(min_growth_gain=0.0)),
     "hidden_units=8": ("seed width", dict(hidden_units=8)),
     "units_per_growth=2": ("units per growth", dict(units_per_growth=2)),
