@@ -599,7 +599,7 @@ NOTES = """## Reading the results
   accuracy on other data sets is in `ablations.md` (its "progress threshold" row; the
   "growth gain" row shows `min_growth_gain=0`).
 - A finer `tol` trains longer: the `tol=1e-6` rows. On digits every training row is
-  classified right after a few dozen iterations; the loss is then already below 1e-4 while
+  classified right after a few dozen iterations; the loss is then near 1e-4 or below while
   the weight decay still reshapes the weights, and a finer threshold keeps training. That
   row generalises better than both MLPs. On breast_cancer, also fitted exactly, the longer
   training gains nothing and costs iterations. The `tol=1e-6` row of `ablations.md` shows
