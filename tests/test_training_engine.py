@@ -143,6 +143,33 @@ def test_small_steps_run_on_one_thread_even_after_torch_set_num_threads():
     assert out.stdout.split() == ["1", "1", "2", "2", "True"]
 
 
+def test_a_small_fit_runs_every_forward_pass_on_one_thread():
+    # Outside the limit, a forward pass spin-waits for a second thread whenever a core is busy
+    # (10-18 ms on breast_cancer, most of a fit); a child process, as above.
+    code = textwrap.dedent(r"""
+        import numpy as np
+        import torch
+        from skfold import FoldGrowClassifier
+        from skfold.network import GrowableMLP
+        torch.set_num_threads(2)
+        seen = []
+        forward = GrowableMLP.forward
+        def recording_forward(self, X):
+            seen.append(torch.get_num_threads())
+            return forward(self, X)
+        GrowableMLP.forward = recording_forward
+        rng = np.random.RandomState(0)
+        X = rng.normal(size=(200, 3))
+        y = (X[:, 0] * X[:, 1] > 0).astype(int)
+        for solver in ("lbfgs", "adam"):
+            FoldGrowClassifier(solver=solver, max_iter=30, random_state=0).fit(X, y)
+        print(len(seen) > 0, sorted(set(seen)), torch.get_num_threads())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.split() == ["True", "[1]", "2"]
+
+
 @settings(deadline=None, max_examples=20)
 @given(n=st.integers(1, 50), seed=st.integers(0, 1000), alpha=st.floats(0, 1),
        task=st.sampled_from(["classification", "regression"]))
