@@ -130,7 +130,7 @@ SEED2_CONFIG = "seed width 2 (reference)"
 #: shown for reference, not counted for the goal (its accuracy elsewhere: ablations.py).
 TOL_CONFIG = "tol=1e-3 (reference)"
 #: A finer progress threshold: on data the network fits exactly (every training row right)
-#: the loss falls below 1e-4 within a few dozen iterations while the weights still move; shown
+#: the loss falls to about 1e-4 within a few dozen iterations while the weights still move; shown
 #: for reference, not counted for the goal (its accuracy elsewhere: ablations.py).
 FINE_TOL_CONFIG = "tol=1e-6 (reference)"
 #: A wider seed: fewer growth phases to reach H; shown for reference, not counted for the goal

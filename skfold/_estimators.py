@@ -1141,8 +1141,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         the growth did not pay, see ``growth_patience``). Under L-BFGS a largest gradient entry
         below ``tol`` also ends a phase, as in ``MLPClassifier``. A larger value (``1e-3``)
         stops growing sooner: fewer units, a shorter fit. A smaller one (``1e-6``) trains on
-        where the network classifies every training row right: the loss is then below
-        ``1e-4`` while the weight decay ``alpha`` is still improving the weights (digits:
+        where the network classifies every training row right: the loss is then about
+        ``1e-4`` or below while the weight decay ``alpha`` still improves the weights (digits:
         +0.5 points of test accuracy; on other data it can cost time or accuracy, see the
         README).
     n_iter_no_change : int, default=10
