@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import joblib
@@ -224,16 +225,12 @@ def bench_small(cfg):
     for name in SMALL_DATA:
         configs.append((name, DEFAULTS_CONFIG, skfold_small))
         if name != "moons(1000)":
-            configs.append((name, FINE_TOL_CONFIG, lambda n_classes, seed: skfold_small(
-                n_classes, seed, tol=1e-6)))
+            configs.append((name, FINE_TOL_CONFIG, partial(skfold_small, tol=1e-6)))
         if name == "digits":
-            configs.append((name, SEED2_CONFIG, lambda n_classes, seed: skfold_small(
-                n_classes, seed, hidden_units=2)))
+            configs.append((name, SEED2_CONFIG, partial(skfold_small, hidden_units=2)))
         else:
-            configs.append((name, TOL_CONFIG, lambda n_classes, seed: skfold_small(
-                n_classes, seed, tol=1e-3)))
-            configs.append((name, WIDE_SEED_CONFIG, lambda n_classes, seed: skfold_small(
-                n_classes, seed, hidden_units=8)))
+            configs.append((name, TOL_CONFIG, partial(skfold_small, tol=1e-3)))
+            configs.append((name, WIDE_SEED_CONFIG, partial(skfold_small, hidden_units=8)))
     rows, phase_rows, met_all = [], [], True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
