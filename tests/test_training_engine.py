@@ -275,9 +275,10 @@ def _stuck_then_real_minimize(calls, n_stuck=2):
     return fake
 
 
-def _lbfgs_with_stuck_runs(monkeypatch, n_stuck, stuck_gradient):
-    """50 L-BFGS iterations on a small XOR network whose first ``n_stuck`` SciPy runs fail at
-    their start point; returns the runs' ``(x0, maxiter, maxls)`` and the iterations made."""
+def _xor_lbfgs(monkeypatch, n_stuck):
+    """A trainer of a small XOR network whose first ``n_stuck`` SciPy runs fail at their start
+    point, and ``train(stuck_gradient)``: 50 L-BFGS iterations. Returns ``(train, network,
+    calls)``, ``calls`` the runs' ``(x0, maxiter, maxls)``."""
     import skfold.training as training
     gen = torch.Generator().manual_seed(0)
     network = GrowableMLP.initialize(2, [4], 2, generator=gen, dtype=torch.float64,
@@ -289,9 +290,18 @@ def _lbfgs_with_stuck_runs(monkeypatch, n_stuck, stuck_gradient):
                         _stuck_then_real_minimize(calls, n_stuck=n_stuck))
     trainer = Trainer(network, solver="lbfgs", learning_rate=1e-2, momentum=0.0, alpha=1e-4,
                       batch_size=60, task="classification", generator=gen)
-    n_iter, _ = trainer.lbfgs(X, y, torch.ones(60, dtype=torch.float64), max_iter=50,
-                              gtol=1e-8, callback=lambda loss, weights: False,
-                              stuck_gradient=stuck_gradient)
+
+    def train(stuck_gradient):
+        return trainer.lbfgs(X, y, torch.ones(60, dtype=torch.float64), max_iter=50,
+                             gtol=1e-8, callback=lambda loss, weights: False,
+                             stuck_gradient=stuck_gradient)
+    return train, network, calls
+
+
+def _lbfgs_with_stuck_runs(monkeypatch, n_stuck, stuck_gradient):
+    """:func:`_xor_lbfgs`'s runs and the iterations made by one call."""
+    train, _, calls = _xor_lbfgs(monkeypatch, n_stuck)
+    n_iter, _ = train(stuck_gradient)
     return calls, n_iter
 
 
@@ -322,6 +332,26 @@ def test_lbfgs_first_step_gets_a_longer_line_search_before_any_kick(monkeypatch)
     assert short == training.LBFGS_MAX_LINE_SEARCH < first == training.FIRST_LINE_SEARCH
     assert np.array_equal(retried_from, start) and budget == 50  # no Adam kick in between
     assert 0 < n_iter <= 50
+
+
+def test_lbfgs_does_not_rerun_from_where_its_line_search_just_failed(monkeypatch):
+    """A run that ended on a failed line search, kick included, leaves L-BFGS nothing to do
+    from that point: a second call from it (the network unchanged, as after a skipped
+    growth) returns at once without a function evaluation; once the network moves, it runs."""
+    import skfold.training as training
+    train, network, calls = _xor_lbfgs(monkeypatch, n_stuck=4)
+    assert train(1e-4) == (0, True)
+    assert len(calls) == 4  # short and first-step limits, the Adam kick, both limits again
+    evaluations = []
+    real_objective = training.numpy_objective.objective_and_gradient
+    monkeypatch.setattr(training.numpy_objective, "objective_and_gradient",
+                        lambda *a: evaluations.append(1) or real_objective(*a))
+    assert train(1e-4) == (0, True)
+    assert len(calls) == 4 and not evaluations
+    with torch.no_grad():
+        network.weights[0][0, 0] += 0.1
+    n_iter, _ = train(1e-4)
+    assert len(calls) == 5 and n_iter > 0 and evaluations
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
