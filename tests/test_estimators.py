@@ -604,6 +604,28 @@ def test_a_growth_that_cannot_pay_is_skipped_and_growth_stops():
     assert sum(plain.hidden_layer_sizes_) > sum(clf.hidden_layer_sizes_)
 
 
+@pytest.mark.parametrize("n_iter_no_change", [5, 10])
+def test_a_network_that_fits_every_row_trains_on_after_growth_finds_nothing_to_fold(
+        n_iter_no_change):
+    """Well-separated blobs: the seed classifies every training row right, so the growth step
+    finds nothing mis-predicted. The loss is then below tol, where neither stopping test can
+    see the weight decay still at work, so the last phase trains EXACT_FIT_PHASE_FACTOR x
+    n_iter_no_change iterations before they apply (not only the plateau's n_iter_no_change),
+    and the training objective keeps falling over it."""
+    from sklearn.datasets import make_blobs
+
+    from skfold._estimators import EXACT_FIT_PHASE_FACTOR
+
+    X, y = make_blobs(300, centers=3, cluster_std=0.3, random_state=0)
+    clf = FoldGrowClassifier(n_iter_no_change=n_iter_no_change, random_state=0).fit(X, y)
+    last = clf.growth_history_[-1]
+    assert last["skipped"] == folding.NOTHING_MISPREDICTED
+    assert last["loss_before"] < clf.tol
+    assert clf.n_iter_ - last["epoch"] >= EXACT_FIT_PHASE_FACTOR * n_iter_no_change
+    assert clf.loss_ < last["loss_before"] / 2
+    assert (clf.predict(X) == y).all()
+
+
 def test_largest_payable_instance_loss_is_where_the_needed_gain_reaches_the_loss(moons):
     X, y = moons
     clf = FoldGrowClassifier(max_iter=30, random_state=0).fit(X, y)
