@@ -323,7 +323,7 @@ class BaseFoldGrow(BaseEstimator):
         self.device_ = str(self._device)
         self._start = self._snapshot()  # the roll-back target until an epoch does better
         self._diverged_stop = False
-        self._nothing_to_fold = self._nothing_mispredicted = False
+        self._nothing_to_fold = None  # why growth found nothing to fold on, once it has
 
         if self.early_stopping and not incremental:
             stratify = y_enc if self._task == "classification" else None
@@ -482,7 +482,7 @@ class BaseFoldGrow(BaseEstimator):
 
     # ------------------------------------------------------------------ train / grow loop
     def _can_grow(self):
-        if self.growth_schedule == "none" or self._nothing_to_fold:
+        if self.growth_schedule == "none" or self._nothing_to_fold is not None:
             return False
         room = self.max_hidden_units - sum(self.network_.hidden_sizes)
         if room <= 0:
@@ -527,7 +527,8 @@ class BaseFoldGrow(BaseEstimator):
         if self._solver == "lbfgs":
             start = self.n_iter_
             polish = (EXACT_FIT_PHASE_FACTOR * self.n_iter_no_change
-                      if self._nothing_mispredicted and self._val is None else 0)
+                      if self._nothing_to_fold == folding.NOTHING_MISPREDICTED
+                      and self._val is None else 0)
 
             def end_iteration(loss, weights):
                 self._end_epoch(loss, snapshot=weights)
@@ -781,11 +782,9 @@ class BaseFoldGrow(BaseEstimator):
         # A classifier that gets every searched row right gives folding nothing to fold on,
         # and the next plateau would not either: stop growing for the rest of this call
         # (measured: three more futile phases of 10 L-BFGS iterations on breast_cancer).
-        self._nothing_to_fold = any(
-            e.get("skipped") in (folding.NOTHING_MISPREDICTED, folding.CANNOT_PAY)
-            for e in events)
-        self._nothing_mispredicted = any(
-            e.get("skipped") == folding.NOTHING_MISPREDICTED for e in events)
+        reasons = {e.get("skipped") for e in events}
+        self._nothing_to_fold = next(
+            (r for r in (folding.NOTHING_MISPREDICTED, folding.CANNOT_PAY) if r in reasons), None)
         self._schedule.on_growth(required_gain=gain_needed)
         self._phase_best = np.inf
         self.fit_time_["growth"] += seconds
