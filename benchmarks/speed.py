@@ -226,13 +226,18 @@ def accuracies(name, runs, cfg, make_skfold, seeds):
             for seed in seeds]
 
 
+def standard_error(gaps):
+    """Standard error of the mean of paired gaps over seeds (None for a single seed)."""
+    return gaps.std(ddof=1) / np.sqrt(len(gaps)) if len(gaps) > 1 else None
+
+
 def accuracy_verdict(gaps):
     """``"better"``, ``"tie"`` (a negative mean gap within :data:`TIE_STANDARD_ERRORS`
     standard errors of zero) or ``"worse"``, for paired accuracy gaps over seeds."""
-    mean = gaps.mean()
+    mean, error = gaps.mean(), standard_error(gaps)
     if mean >= 0:
         return "better"
-    if len(gaps) > 1 and mean + TIE_STANDARD_ERRORS * gaps.std(ddof=1) / np.sqrt(len(gaps)) >= 0:
+    if error is not None and mean + TIE_STANDARD_ERRORS * error >= 0:
         return "tie"
     return "worse"
 
@@ -280,8 +285,8 @@ def bench_small(cfg):
                 status = "met" if verdict == "better" else "met (accuracy: a tie)"
                 widths = sorted({a["width"] for a in accs})
                 gap = f"{gaps.mean():+.2f}"
-                if len(gaps) > 1:
-                    gap += f" ± {gaps.std(ddof=1) / np.sqrt(len(gaps)):.2f}"
+                if standard_error(gaps) is not None:
+                    gap += f" ± {standard_error(gaps):.2f}"
                 tally = f"{(gaps > 0).sum()} / {(gaps == 0).sum()} / {(gaps < 0).sum()}"
                 rows.append([
                     name, config, threads, "/".join(map(str, widths)),
