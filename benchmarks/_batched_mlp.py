@@ -7,7 +7,7 @@ full-batch Adam. Network ``s`` of the batch holds ``W1[s]`` ``(n_hidden, n_featu
 (:meth:`BatchedMLP.network`), grown by skfold's own growth code and put back
 (:meth:`BatchedMLP.replace_parameters`).
 
-Each network's objective is skfold's (:func:`skfold.training.objective` with unit sample
+Each network's objective is skfold's (:func:`skfold.objective.objective` with unit sample
 weights): mean cross-entropy plus ``alpha / 2 * ||W||^2 / n``. Networks share no parameters and
 Adam is elementwise, so one Adam step over the batched tensors is one :class:`torch.optim.Adam`
 step on every network (tested against :class:`skfold.training.Trainer`). The ReLU's derivative

@@ -45,9 +45,10 @@ from _common import (RESULTS_DIR, markdown_table, report_header, single_threaded
 
 from skfold import FoldGrowClassifier  # noqa: E402
 from skfold.datasets import make_overlap_quadratic, make_sine  # noqa: E402
-from skfold.folding import INITS  # noqa: E402
+from skfold.folding import INITS, GrowthSettings  # noqa: E402
 from skfold.growth import broaden_layer  # noqa: E402
 from skfold.network import GrowableMLP  # noqa: E402
+from skfold.tasks import CLASSIFICATION  # noqa: E402
 from skfold.training import Trainer  # noqa: E402
 
 TASKS = {"sine": make_sine, "overlap_quadratic": make_overlap_quadratic}
@@ -82,9 +83,10 @@ def grow_one(network, X, y, init, seed):
     """Grow ``network`` in place by one unit with skfold's growth step; return its event."""
     width = network.hidden_sizes[0]
     events, _ = broaden_layer(
-        network, 0, X, y, torch.ones(X.shape[0], dtype=X.dtype), task="classification",
-        n_units=1, init=init, rng=np.random.RandomState(seed),
-        generator=torch.Generator().manual_seed(int(seed)), folded_rows=set(), **GROWTH_PARAMS)
+        network, 0, X, y, torch.ones(X.shape[0], dtype=X.dtype),
+        settings=GrowthSettings(task=CLASSIFICATION, init=init, **GROWTH_PARAMS), n_units=1,
+        rng=np.random.RandomState(seed), generator=torch.Generator().manual_seed(int(seed)),
+        folded_rows=set())
     if network.hidden_sizes[0] != width + 1:  # only when no training row is mis-predicted
         raise RuntimeError(f"seed {seed}: growth skipped ({events[0].get('skipped')})")
     return events[0]
@@ -124,13 +126,14 @@ def check_against_trainer(X, y, seeds, *, init, steps, learning_rate, alpha):
     gap = 0.0
     for i, (seed, network) in enumerate(zip(seeds, initial_networks(seeds, 2))):
         trainer = Trainer(network, solver="adam", learning_rate=learning_rate, momentum=0.0,
-                          alpha=alpha, batch_size=X.shape[0], task="classification",
+                          alpha=alpha, batch_size=X.shape[0], task=CLASSIFICATION,
                           generator=torch.Generator().manual_seed(0))
         losses = [trainer.epoch(X, y, weight) for _ in range(steps)]
         _, replaced = broaden_layer(
-            network, 0, X, y, weight, task="classification", n_units=1, init=init,
-            rng=np.random.RandomState(seed), generator=torch.Generator().manual_seed(int(seed)),
-            folded_rows=set(), **GROWTH_PARAMS)
+            network, 0, X, y, weight,
+            settings=GrowthSettings(task=CLASSIFICATION, init=init, **GROWTH_PARAMS),
+            n_units=1, rng=np.random.RandomState(seed),
+            generator=torch.Generator().manual_seed(int(seed)), folded_rows=set())
         trainer.after_growth(replaced)
         losses += [trainer.epoch(X, y, weight) for _ in range(steps)]
         gap = max(gap, float(np.abs(np.array(losses) - batched[:, i]).max()))

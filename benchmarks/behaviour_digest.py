@@ -79,7 +79,8 @@ def grid_cases():
                         for seed in SEEDS:
                             est = cls(init=init, solver=solver, max_depth=depth,
                                       growth_schedule=schedule, random_state=seed, **COMMON)
-                            label = f"{cls.__name__} {init} {solver} depth={depth} {schedule} {seed}"
+                            label = (f"{cls.__name__} {init} {solver} depth={depth} "
+                                     f"{schedule} {seed}")
                             yield label, est, X, y
 
 

@@ -34,7 +34,9 @@ from sklearn.neural_network import MLPClassifier
 
 import torch
 from _common import markdown_table, parse_args, report_header, single_threaded, write_report
-from skfold import FoldGrowClassifier, folding
+from skfold import FoldGrowClassifier
+from skfold.folding import fold_point as folding
+from skfold.tasks import CLASSIFICATION
 from skfold.network import GrowableMLP, activated_segment
 
 SEED = 0
@@ -52,12 +54,12 @@ QP_UNITS = 16
 #: skfold functions whose share of a ``grow`` call the report lists (module, function).
 STAGES = [
     ("growth.py", "broaden_layer", "whole widening step (below are its parts)"),
-    ("folding.py", "search_signals", "losses, hidden inputs, back-propagated deltas (one pass)"),
-    ("folding.py", "typical_instances", "loss-weighted k-means, typical instance(s)"),
+    ("instances.py", "search_signals", "losses, hidden inputs, back-propagated deltas (one pass)"),
+    ("instances.py", "typical_instances", "loss-weighted k-means, typical instance(s)"),
     ("network.py", "activated_segment", "activated segment of x_t"),
-    ("folding.py", "fold_point_search", "fold point (LP + QP)"),
-    ("folding.py", "fold_incoming", "fold init: cone candidates + gradient ascent"),
-    ("folding.py", "dead_units", "dead-unit scan"),
+    ("fold_point.py", "fold_point_search", "fold point (LP + QP)"),
+    ("incoming.py", "fold_incoming", "fold init: cone candidates + gradient ascent"),
+    ("deepening.py", "dead_units", "dead-unit scan"),
 ]
 
 
@@ -176,7 +178,7 @@ def qp_scaling(cfg):
             h = rng.normal(size=d)
             segment = activated_segment(network, h, 0)
             target = int(np.argmin(segment.predict(h)))
-            E, e = folding.boundary_equations(segment, h, task="classification", target=target)
+            E, e = folding.boundary_equations(segment, h, task=CLASSIFICATION, target=target)
             G, g = folding._region_constraints(segment, False)
             nearest = folding.nearest_point_on(E, e, h)
             if folding._in_region(nearest, G, g):

@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 from _common import markdown_table, parse_args, report_header, run_suite, write_report
 from skfold import FoldGrowClassifier
-from skfold._estimators import AUTO_LBFGS_MAX_SAMPLES
+from skfold.fit_setup import AUTO_LBFGS_MAX_SAMPLES
 from skfold.folding import NEARLY_LINEAR_SHARE
 
 DEFAULTS = "defaults"

@@ -54,7 +54,8 @@ from threadpoolctl import threadpool_info
 from _common import markdown_table, parse_args, report_header, single_threaded, write_report
 from skfold import FoldGrowClassifier
 from skfold.schedule import growth_paid
-from skfold.training import EVAL_CHUNK, auto_batch_size
+from skfold.objective import EVAL_CHUNK
+from skfold.training import auto_batch_size
 
 #: ``seeds``: the small-data splits timed; ``accuracy_seeds``: those whose test accuracies
 #: are compared for the default rows (more: a paired accuracy gap is noisier than a time),
@@ -603,7 +604,7 @@ NOTES = """## Reading the results
 - Wall-clock timings on two cores shared with other jobs. When one core is busy, whatever runs
   two threads (scikit-learn's OpenBLAS, torch's default pool) loses much of its time to
   spin-waiting: the "default" and "1 thread" rows bracket that, and every part gives the load.
-  skfold runs its small steps on one thread by itself (`skfold.training.thread_limits`).
+  skfold runs its small steps on one thread by itself (`skfold._threads.thread_limits`).
 - Small data: a fit's time is its iterations times the time per iteration. skfold's growth
   trains one phase per growth, from the seed width up to H, each until a plateau, so it runs
   more iterations than MLPClassifier (every phase restarts L-BFGS, whose first line

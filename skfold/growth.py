@@ -1,26 +1,27 @@
-"""One growth step: broaden a hidden layer by ``n_units`` units with the chosen ``init``.
+"""One growth step of a fit: deepen or widen the network, and the records the step leaves.
 
-Glues the folding algorithms together and returns a plain-dict record per unit for
-``growth_history_``. The network is modified in place; its function is unchanged.
+:func:`broaden_layer` glues the slides' algorithms together for the chosen ``init``;
+:func:`grow_step` decides nothing (the schedule did) and does the rest: deepening first when the
+schedule says so, the records, and a failed search left without effect.
 """
 
 from __future__ import annotations
+
+import time
+import warnings
 
 import numpy as np
 import torch
 
 from . import folding
-from .network import activated_segment
+from .folding.broaden import add_unit
+from .history import close_history, empty_event
+from .network import activated_segment, snapshot
+from .schedule import CANNOT_PAY
 
-
-#: Fallback recorded when the fold point coincides with ``x_t`` (it sits on the boundary, or
-#: on the face of its region nearest a boundary outside it): the unit's hyperplane is then
-#: normal to the loss gradient, just behind ``x_t``
-#: (:func:`~skfold.folding.input_gradient_incoming`). Appended to an earlier fallback with ``+``.
-THROUGH_INSTANCE = "instance_on_boundary"
 #: Fallbacks after which the unit's hyperplane lies just behind ``x_t``, normal to the loss
 #: gradient there, rather than through a fold point.
-BEHIND_INSTANCE = (folding.FLAT_SEGMENT, THROUGH_INSTANCE, folding.REDUNDANT_FOLD)
+BEHIND_INSTANCE = (folding.FLAT_SEGMENT, folding.THROUGH_INSTANCE, folding.REDUNDANT_FOLD)
 
 
 def lies_behind_instance(fallback) -> bool:
@@ -39,16 +40,14 @@ def _as_row_scalars(rows):
 
 
 def _already_folded(X_np, folded_rows):
-    """Rows of ``X_np`` in ``folded_rows``: one vectorised test (a Python loop over 2000 rows
-    took 1.7 ms of a 23 ms growth step)."""
+    """Rows of ``X_np`` in ``folded_rows``, in one vectorised test."""
     if not folded_rows:
         return np.zeros(X_np.shape[0], dtype=bool)
     folded = np.frombuffer(b"".join(folded_rows), dtype=np.float64).reshape(-1, X_np.shape[1])
     return np.isin(_as_row_scalars(X_np), _as_row_scalars(folded))
 
 
-def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
-                  instance_selection, n_clusters, search_subsample, fold_point, rng, generator,
+def broaden_layer(network, layer, X, y, sample_weight, *, settings, n_units, rng, generator,
                   folded_rows, max_instance_loss=np.inf):
     """Add ``n_units`` units to hidden layer ``layer`` of ``network``.
 
@@ -56,12 +55,13 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
     ----------
     X, y, sample_weight : torch.Tensor
         Data the search may use (on the network's device); a subsample of at most
-        ``search_subsample`` rows is drawn from them with ``rng``.
+        ``settings.search_subsample`` rows is drawn from them with ``rng``.
+    settings : GrowthSettings
     folded_rows : set of bytes
         Inputs already folded on (updated in place); not picked again while others remain.
     max_instance_loss : float
         When every candidate instance has at least this (weighted) loss, nothing is added and
-        the record says :data:`~skfold.folding.CANNOT_PAY` (no growth could pay).
+        the record says :data:`~skfold.schedule.CANNOT_PAY` (no growth could pay).
 
     Returns
     -------
@@ -70,105 +70,170 @@ def broaden_layer(network, layer, X, y, sample_weight, *, task, n_units, init,
     replaced : list
         ``(old_param, new_param, slices)`` for carrying optimizer state.
     """
-    rows = folding.search_subsample(X.shape[0], search_subsample, rng)
+    rows = folding.search_subsample(X.shape[0], settings.search_subsample, rng)
     rows_t = torch.as_tensor(rows, device=X.device)
     Xs, ys, ws = X[rows_t], y[rows_t], sample_weight[rows_t]
-    X_np = Xs.double().cpu().numpy()
-    events, replaced = [], []
-
-    if init == "gradmax":
-        signals = folding.search_signals(network, layer, Xs, ys, ws, task)
+    if settings.init == "gradmax":
+        signals = folding.search_signals(network, layer, Xs, ys, ws, settings.task)
         outgoing = folding.gradmax_outgoing(network, layer, signals.H, signals.delta, n_units)
         n_in = network.weights[layer].shape[1]
         first = network.hidden_sizes[layer]
-        replaced += network.widen(layer, torch.zeros(n_units, n_in), torch.zeros(n_units),
-                                  outgoing)
-        return [empty_event(layer, first + i, init) for i in range(n_units)], replaced
-
-    if init == "random":
+        replaced = network.widen(layer, torch.zeros(n_units, n_in), torch.zeros(n_units),
+                                 outgoing)
+        return [empty_event(layer, first + i, settings.init) for i in range(n_units)], replaced
+    if settings.init == "random":
+        events, replaced = [], []
         for _ in range(n_units):
             unit = network.hidden_sizes[layer]
             v, c = folding.random_incoming(network.weights[layer].shape[1], generator=generator)
-            replaced += _add_unit(network, layer, v, c)
-            events.append(empty_event(layer, unit, init))
+            replaced += add_unit(network, layer, v, c)
+            events.append(empty_event(layer, unit, settings.init))
         return events, replaced
+    return _fold_units(network, layer, (rows, Xs, ys, ws), settings=settings, n_units=n_units,
+                       rng=rng, generator=generator, folded_rows=folded_rows,
+                       max_instance_loss=max_instance_loss)
 
+
+def _fold_units(network, layer, search, *, settings, n_units, rng, generator, folded_rows,
+                max_instance_loss):
+    """:func:`broaden_layer` for the fold inits, on the search rows ``(rows, X, y, w)``."""
+    rows, Xs, ys, ws = search
+    X_np = Xs.double().cpu().numpy()
+    task, events, replaced = settings.task, [], []
     # A unit joins with zero outgoing weights: the losses, H and delta stay as they are, so
     # one search serves every unit of the growth, each on its own cluster's typical instance.
-    losses, mispredicted, predicted, H, delta = folding.search_signals(
-        network, layer, Xs, ys, ws, task)
-    H_np = H.double().cpu().numpy()
-    candidates = folding.candidate_rows(mispredicted, _already_folded(X_np, folded_rows))
-    if candidates.any() and losses[candidates].min() >= max_instance_loss:
-        return [{**empty_event(layer, None, init), "skipped": folding.CANNOT_PAY}], replaced
+    signals = folding.search_signals(network, layer, Xs, ys, ws, task)
+    H_np = signals.H.double().cpu().numpy()
+    candidates = folding.candidate_rows(signals.mispredicted, _already_folded(X_np, folded_rows))
+    if candidates.any() and signals.losses[candidates].min() >= max_instance_loss:
+        return [{**empty_event(layer, None, settings.init), "skipped": CANNOT_PAY}], replaced
     picks = folding.typical_instances(  # the rows already folded are out
-        H_np, losses, candidates, n_units, method=instance_selection, n_clusters=n_clusters,
-        rng=rng)
+        H_np, signals.losses, candidates, n_units, method=settings.instance_selection,
+        n_clusters=settings.n_clusters, rng=rng)
     # fewer candidates than units: go round them again (the repeated fold adds nothing, and
     # the unit takes the loss-gradient hyperplane instead)
-    picks = (picks * n_units)[:n_units]
-    for pos, info in picks:
+    for pos, info in (picks * n_units)[:n_units]:
         if pos is None:
-            events.append({**empty_event(layer, None, init), **info})
+            events.append({**empty_event(layer, None, settings.init), **info})
             break
         unit = network.hidden_sizes[layer]
-        r = folding.incoming_scale(network, layer)
         folded_rows.add(_row_key(X_np[pos]))
-        target = ys[pos].item() if task == "classification" else ys[pos].double().cpu().numpy()
+        target = task.target_of_row(ys, pos)
         h_t = H_np[pos]
         segment = activated_segment(network, h_t, layer)
-        h_f, fallback = folding.fold_point_search(
-            segment, h_t, task=task, target=target, method=fold_point, nonnegative=layer > 0)
-        v = None
-        if h_f is not None and np.linalg.norm(h_t - h_f) < 1e-9 * (1 + np.linalg.norm(h_t)):
-            fallback = _and_then(fallback, THROUGH_INSTANCE)
-        elif h_f is not None:
-            v, c = folding.fold_incoming(h_t, h_f, r=r, H=H, delta=delta,
-                                         refine=init == "fold", generator=generator)
-            if folding.adds_nothing(v, c, H_np,
-                                    network.weights[layer].detach().double().cpu().numpy(),
-                                    network.biases[layer].detach().double().cpu().numpy()):
-                fallback, v = _and_then(fallback, folding.REDUNDANT_FOLD), None
-        if v is None:
-            # no fold point, x_t on it, or a fold unit that would add nothing: a hyperplane
-            # along the loss gradient at x_t (DESIGN section 2), just behind x_t so that x_t
-            # activates the unit
-            v, c, h_f = folding.input_gradient_incoming(
-                network, layer, h_t, target, task, r=r, H=H_np, generator=generator)
-        replaced += _add_unit(network, layer, v, c)
-        pred = predicted[pos]
+        fold = folding.fold_point_search(segment, h_t, task=task, target=target,
+                                         method=settings.fold_point, nonnegative=layer > 0)
+        h_f, fallback, added = folding.hidden_layer_broaden(
+            network, layer, h_t, fold, target, signals, H_np, settings=settings,
+            generator=generator)
+        replaced += added
+        predicted, true = task.recorded(signals.predicted[pos], target)
         events.append({
-            **empty_event(layer, unit, init),
+            **empty_event(layer, unit, settings.init),
             "instance_index": int(rows[pos]),
             "x_t": X_np[pos].tolist(),
             "x_f": h_f.tolist() if layer == 0 else None,
             "h_t": h_t.tolist() if layer > 0 else None,
             "h_f": h_f.tolist() if layer > 0 else None,
             "fold_distance": float(np.linalg.norm(h_t - h_f)),
-            "predicted": int(pred) if task == "classification" else np.asarray(pred).tolist(),
-            "true": target if task == "classification" else np.asarray(target).tolist(),
-            "instance_loss": float(losses[pos]),
+            "predicted": predicted, "true": true,
+            "instance_loss": float(signals.losses[pos]),
             "fallback": fallback,
             **info,
         })
     return events, replaced
 
 
-def _and_then(fallback, another):
-    """``fallback`` with ``another`` appended (``"+"``-joined; either may be None)."""
-    return "+".join(f for f in (fallback, another) if f) or None
+def grow_step(call, X, y, sw, n_units, requested=False):
+    """Grow the network of ``call`` by up to ``n_units`` units (deepening first when the
+    schedule says so), and record the growth.
+
+    ``requested``: the user called :meth:`~skfold.FoldGrowClassifier.grow`, so a growth that
+    could not pay is made all the same.
+    """
+    t0 = time.perf_counter()
+    state, schedule = call.state, call.state.schedule
+    close_history(state)
+    loss_before = float(schedule.best_loss)
+    total_weight = float(sw.sum())
+    max_instance_loss = (np.inf if requested
+                         else schedule.largest_payable_instance_loss(total_weight))
+    events = _grow(call, X, y, sw, n_units, max_instance_loss)
+    net = state.network
+    # at most search_subsample rows, spread over the data: its first rows may all come
+    # from one class or one end of a sorted feature
+    dead = folding.dead_units(net, X[:: -(-X.shape[0] // call.settings.search_subsample)])
+    growth_index = 1 + max((e["growth"] for e in state.history), default=-1)
+    seconds = time.perf_counter() - t0
+    instance_loss = sum(e["instance_loss"] for e in events
+                        if e.get("instance_loss") is not None)
+    gain_needed = max(call.est.tol, schedule.required_gain_for(instance_loss, total_weight))
+    for event in events:
+        if call.rows is not None and event.get("instance_index") is not None:
+            event["instance_index"] = int(call.rows[event["instance_index"]])
+        call.est._decode_event(event)
+        event.update(growth=growth_index, epoch=state.n_iter, loss_before=loss_before,
+                     loss_after=None, gain_needed=gain_needed, dead_units=dead,
+                     search_seconds=seconds, hidden_layer_sizes=net.hidden_sizes)
+    state.history.extend(events)
+    state.growth_open = True
+    # A classifier that gets every searched row right gives folding nothing to fold on,
+    # and the next plateau would not either: growth stops for the rest of this call.
+    schedule.on_growth(required_gain=gain_needed, skipped=[e.get("skipped") for e in events])
+    state.phase_best = np.inf
+    state.fit_time["growth"] += seconds
+    if call.est.verbose >= 1:
+        _say_growth(call, events, growth_index, loss_before)
 
 
-def _add_unit(network, layer, v, c):
-    """Widen by one unit with incoming ``v`` and bias ``c`` (float64 until the network's cast)."""
-    return network.widen(layer, torch.as_tensor(v, dtype=torch.float64)[None],
-                         torch.tensor([c], dtype=torch.float64))
+#: Numerical failures of a growth search (its QP, SVD, k-means...) that leave the network as it
+#: was and let training go on, instead of ending the fit.
+GROWTH_FAILURES = (ValueError, ArithmeticError, RuntimeError)
 
 
-def empty_event(layer, unit, init, kind="widen"):
-    """A ``growth_history_`` record with every DESIGN §6 field present (None until known)."""
-    return {"kind": kind, "layer": layer, "unit": unit, "init": init,
-            "instance_index": None, "x_t": None, "x_f": None, "h_t": None, "h_f": None,
-            "fold_distance": None, "predicted": None, "true": None, "instance_loss": None,
-            "cluster_size": None, "cluster_mean_loss": None, "cluster_rank": None,
-            "n_clusters_used": None, "fallback": None, "skipped": None}
+def _grow(call, X, y, sw, n_units, max_instance_loss):
+    """Deepen (when the schedule says so) and widen; returns the growth's records."""
+    state, schedule = call.state, call.state.schedule
+    net = state.network
+    room = schedule.max_hidden_units - sum(net.hidden_sizes)
+    events = []
+    before = snapshot(net)
+    try:
+        if schedule.should_deepen(net.hidden_sizes):
+            layer = folding.equivalent_network_deepening(net)
+            state.trainer.after_growth()
+            schedule.reset_patience()
+            room -= net.hidden_sizes[layer]
+            events.append({**empty_event(layer, None, None, kind="deepen"),
+                           "width": net.hidden_sizes[layer]})
+        layer = net.n_hidden_layers - 1
+        n_units = min(n_units, room)
+        if n_units > 0:
+            widen_events, replaced = broaden_layer(
+                net, layer, X, y, sw, settings=call.settings, n_units=n_units, rng=state.rng,
+                generator=state.trainer.generator, folded_rows=state.folded_rows,
+                max_instance_loss=max_instance_loss)
+            state.trainer.after_growth(replaced)
+            events.extend(widen_events)
+        if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+            raise FloatingPointError("the grown network has non-finite weights")
+    except GROWTH_FAILURES as exc:
+        state.load_weights(*before)
+        reason = f"growth failed: {type(exc).__name__}: {exc}"
+        warnings.warn(f"{call.name}: {reason}; the network is left unchanged and training "
+                      "continues.", RuntimeWarning)
+        events = [{"kind": "widen", "layer": state.network.n_hidden_layers - 1, "unit": None,
+                   "init": call.settings.init, "skipped": reason}]
+    return events
+
+
+def _say_growth(call, events, growth_index, loss_before):
+    net = call.state.network
+    for e in events:
+        where = (f"unit {e['unit']} of layer {e['layer']}" if e["unit"] is not None
+                 else e.get("skipped") or f"new layer {e['layer']}")
+        dist = e.get("fold_distance")
+        dist_txt = f", fold distance {dist:.4g}" if dist is not None else ""
+        call.say(f"Growth {growth_index} at epoch {call.state.n_iter}: {e['kind']} {where}, "
+                 f"loss {loss_before:.6g}, instance {e.get('instance_index')}"
+                 f"{dist_txt}, hidden units {net.hidden_sizes}")

@@ -21,8 +21,8 @@ def relu(z: torch.Tensor) -> torch.Tensor:
     incoming weights (GradMax) dead forever. ``threshold`` at minus the smallest normal float
     passes the gradient where ``z > -tiny``, so at 0 too; it differs from ``max(z, 0)`` only on
     negative subnormals (``|z| < 1.2e-38`` in float32), which it passes through unchanged. Its
-    backward is a single masked copy: measured 8x faster than ``clamp_min``'s (a ``where``
-    that took 37% of a 1000-row training step).
+    backward is a single masked copy, far cheaper than ``clamp_min``'s ``where``
+    (``benchmarks/results/design_notes.md``).
     """
     return torch.nn.functional.threshold(z, -torch.finfo(z.dtype).tiny, 0.0)
 
@@ -30,8 +30,8 @@ def relu(z: torch.Tensor) -> torch.Tensor:
 def relu_backward(grad_h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Gradient through :func:`relu` at pre-activation ``z``: ``grad_h`` where ``z > -tiny``.
 
-    The very kernel autograd runs for :func:`relu`'s backward, in one operation (a comparison,
-    a cast and a product took 3x as long on 1000 x 64 float32 rows).
+    The very kernel autograd runs for :func:`relu`'s backward, in one operation rather than a
+    comparison, a cast and a product.
     """
     return torch.ops.aten.threshold_backward(grad_h, z, -torch.finfo(z.dtype).tiny)
 
@@ -78,8 +78,8 @@ class GrowableMLP(nn.Module):
         return tuple(int(w.shape[0]) for w in self.weights[:-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Plain lists: slicing a ParameterList builds a new Module (~35 us a slice, measured),
-        # a tenth of a small training step.
+        # Plain lists: slicing a ParameterList builds a new Module, a costly step of a small
+        # training step.
         *hidden, (w_out, b_out) = zip(list(self.weights), list(self.biases))
         h = x
         for w, b in hidden:
@@ -159,6 +159,12 @@ class GrowableMLP(nn.Module):
 
     def intercepts(self) -> list:
         return [b.detach().cpu().double().numpy().copy() for b in self.biases]
+
+
+def snapshot(network):
+    """``(weights, biases)``: copies of the network's parameters."""
+    return ([w.detach().clone() for w in network.weights],
+            [b.detach().clone() for b in network.biases])
 
 
 @dataclass

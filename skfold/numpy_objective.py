@@ -1,14 +1,10 @@
 """The training objective and its gradient in NumPy: the L-BFGS path on CPU.
 
-The same computation as :func:`skfold.training.objective_and_gradient`, for full-batch L-BFGS
+The same computation as :func:`skfold.objective.objective_and_gradient`, for full-batch L-BFGS
 on small data, where the time goes to per-operation overhead rather than arithmetic: a torch
-operator costs several microseconds to dispatch, a NumPy one about one. Measured inside
-SciPy's L-BFGS-B (function evaluation plus SciPy's own work, one thread), 113-126 us against
-313-328 us per evaluation on make_moons(750) with 14 units and 95 us against 255 us on
-breast_cancer's 426 x 30 rows with 4 units; scikit-learn's MLP takes 199 us on the former.
-The evaluation alone: 86 us on the former, 48 us on the latter (one-hot targets and
-``np.maximum``; 155 us and 60 us with class-index gathers and ``np.where``).
-The two implementations agree to rounding (``tests/test_training_engine.py``).
+operator costs several microseconds to dispatch, a NumPy one about one
+(``benchmarks/results/design_notes.md``). The two implementations agree to rounding
+(``tests/test_training_engine.py``).
 """
 
 from __future__ import annotations
@@ -25,8 +21,7 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
     Rows are columns here (``X_columns`` is ``X.T``, C-ordered): every reduction over the
     classes or the units of a row then runs across contiguous rows of the array, and every
     reduction over the samples along one, which NumPy does at full speed (reducing the short
-    rows of an ``(n, 2)`` array is element by element). Measured 1.6x faster evaluations than
-    the row-major layout.
+    rows of an ``(n, 2)`` array is element by element).
 
     Parameters
     ----------
@@ -35,10 +30,10 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
         the last layer is the linear output.
     X_columns : ndarray of shape (n_features, n)
     y : ndarray of shape (n_outputs, n)
-        One-hot classes (classification, see :func:`one_hot_columns`) or targets.
+        The task's targets as columns (:meth:`~skfold.tasks.Task.numpy_targets`).
     sample_weight : ndarray of shape (n,) or None
         None stands for all-ones weights.
-    task : {"classification", "regression"}
+    task : Task
     alpha : float
         L2 penalty, scaled as scikit-learn's: ``alpha/2 * ||W||^2 / sum(sample_weight)``.
 
@@ -59,20 +54,7 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
     out = weights[-1] @ h
     out += biases[-1][:, None]
     n = X_columns.shape[1]
-    if task == "classification":
-        out -= out.max(axis=0)
-        d_out = np.exp(out)
-        total = d_out.sum(axis=0)
-        d_out /= total
-        d_out -= y
-        if sample_weight is None:  # only the sum is needed: reduce once, over everything
-            losses = np.log(total).sum() - np.vdot(out, y)
-        else:
-            losses = np.log(total) - (out * y).sum(axis=0)
-    else:
-        residual = out - y
-        losses = 0.5 * (residual * residual).mean(axis=0)
-        d_out = residual / out.shape[0]
+    losses, d_out = task.numpy_losses_and_output_gradient(out, y, summed=sample_weight is None)
     if sample_weight is None:
         sw_sum, data_loss = n, np.sum(losses) / n
         d_out /= n
@@ -93,10 +75,3 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
             # a product with the mask: half the time of a masked assignment
             d_out *= preactivations[layer - 1] > -_TINY
     return float(loss), grad_w + grad_b
-
-
-def one_hot_columns(classes, n_classes):
-    """Class indices ``(n,)`` as the ``(n_classes, n)`` one-hot ``y`` of the objective."""
-    onehot = np.zeros((n_classes, classes.shape[0]))
-    onehot[classes, np.arange(classes.shape[0])] = 1.0
-    return onehot

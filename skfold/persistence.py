@@ -44,7 +44,8 @@ import numpy as np
 import sklearn
 import torch
 
-from ._estimators import BaseFoldGrow, FoldGrowClassifier, FoldGrowRegressor
+from ._base import BaseFoldGrow
+from ._estimators import FoldGrowClassifier, FoldGrowRegressor
 from .schedule import GrowthSchedule
 
 FORMAT = "skfold"

@@ -1,4 +1,8 @@
-"""When to grow: the ``"plateau"``, ``"fixed"`` and ``"none"`` growth schedules."""
+"""When to grow, where (widen or deepen), and when growth stops: the one place that decides.
+
+The ``"plateau"``, ``"fixed"`` and ``"none"`` schedules of DESIGN section 5, the test of whether
+a growth paid, and every reason growth stops, each named here once.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,24 @@ from dataclasses import dataclass
 
 #: A ``"plateau"`` training phase lasts at most this many times ``n_iter_no_change`` epochs.
 #: A network far too small for its data creeps down by a little more than ``tol`` per
-#: ``n_iter_no_change`` epochs for a very long time (2 units on digits: 960 L-BFGS iterations
-#: without a plateau, 0.70 test accuracy); it is on a plateau in all but name, and growing
-#: preserves its function, so growing then costs nothing.
+#: ``n_iter_no_change`` epochs for a very long time; it is on a plateau in all but name, and
+#: growing preserves its function, so growing then costs nothing.
 PHASE_CAP_FACTOR = 10
+#: After growth finds no mis-predicted row in its search subsample (a classifier that fits its
+#: training rows exactly), the final L-BFGS phase trains at least this many times
+#: ``n_iter_no_change`` iterations before its stopping tests apply. The loss is then so small
+#: that neither test (progress, largest gradient entry, both against ``tol``) can see the
+#: weight decay still reshaping the weights (``benchmarks/results/issue5_findings.md``).
+EXACT_FIT_PHASE_FACTOR = 3
+
+#: ``growth_history_["skipped"]`` when the search subsample holds no mis-predicted row.
+NOTHING_MISPREDICTED = "no mis-predicted instance in the search subsample"
+#: ``growth_history_["skipped"]`` when no growth on any mis-predicted row could pay.
+CANNOT_PAY = ("no mis-predicted instance whose growth could pay: each one's share of the loss, "
+              "times min_growth_gain, exceeds the whole monitored loss")
+#: Skip reasons that end growth for the rest of a ``fit`` or ``partial_fit`` call: the next
+#: plateau would find nothing to fold on either.
+ENDS_GROWTH = (NOTHING_MISPREDICTED, CANNOT_PAY)
 
 
 @dataclass
@@ -18,7 +36,8 @@ class GrowthSchedule:
     """Tracks the monitored loss epoch by epoch and says when the network should grow.
 
     An "epoch" is one pass over the data for Adam/SGD and one iteration for L-BFGS. The state
-    lives across ``partial_fit`` calls, so a streaming user's network grows too.
+    lives across ``partial_fit`` calls, so a streaming user's network grows too. The settings
+    (the fields up to ``max_depth``) are the estimator's parameters of the same names.
     """
 
     kind: str
@@ -26,6 +45,9 @@ class GrowthSchedule:
     n_iter_no_change: int
     tol: float
     growth_patience: int
+    min_growth_gain: float = 0.0
+    max_hidden_units: int = 2**31
+    max_depth: int = 1
     best_loss: float = math.inf
     reference_loss: float = math.inf
     epochs_without_improvement: int = 0
@@ -35,7 +57,10 @@ class GrowthSchedule:
     n_growths: int = 0
     #: Improvement the pending growth must bring besides ``tol`` (see :meth:`on_growth`).
     required_gain: float = 0.0
+    #: Why growth found nothing to fold on in this call (one of :data:`ENDS_GROWTH`), or None.
+    skip_reason: str | None = None
 
+    # ------------------------------------------------------------------ the monitored loss
     def observe(self, loss: float) -> bool:
         """Record one epoch's monitored loss; return whether it is the best so far.
 
@@ -63,6 +88,7 @@ class GrowthSchedule:
     def converged(self) -> bool:
         return self.epochs_without_improvement >= self.n_iter_no_change
 
+    # ------------------------------------------------------------------ when
     def epochs_until_growth(self) -> float:
         """Epochs the ``"fixed"`` schedule still trains before it grows (inf for the others)."""
         if self.kind == "fixed":
@@ -77,15 +103,72 @@ class GrowthSchedule:
             return self.epochs_since_growth >= self.grow_every
         return False
 
+    def exact_fit_phase(self, validating: bool) -> int:
+        """Iterations the next L-BFGS phase trains before its stopping tests apply (see
+        :data:`EXACT_FIT_PHASE_FACTOR`); 0 unless growth found nothing mis-predicted and the
+        loss is the training loss."""
+        if self.skip_reason == NOTHING_MISPREDICTED and not validating:
+            return EXACT_FIT_PHASE_FACTOR * self.n_iter_no_change
+        return 0
+
+    # ------------------------------------------------------------------ where, and whether
+    def can_grow(self, hidden_sizes) -> bool:
+        """Whether growth is still possible: the schedule grows, growth has found something to
+        fold on in this call, there is room, and widening still pays or deepening is left."""
+        if self.kind == "none" or self.skip_reason is not None:
+            return False
+        room = self.max_hidden_units - sum(hidden_sizes)
+        if room <= 0:
+            return False
+        if self.growth_stalled:
+            return self.can_deepen(hidden_sizes)
+        return True
+
+    def can_deepen(self, hidden_sizes) -> bool:
+        """An identity layer fits: depth is left and its units fit in the room left."""
+        room = self.max_hidden_units - sum(hidden_sizes)
+        return len(hidden_sizes) < self.max_depth and room > hidden_sizes[-1]
+
+    def should_deepen(self, hidden_sizes) -> bool:
+        """Widening stopped paying and a new layer fits: deepen before widening again."""
+        return self.growth_stalled and self.can_deepen(hidden_sizes)
+
+    @property
+    def growth_stalled(self) -> bool:
+        """``growth_patience`` growths in a row did not pay (see :meth:`on_growth`)."""
+        pending = self.n_growths > 0 and not self._last_growth_paid()
+        return self.fruitless_growths + int(pending) >= self.growth_patience
+
+    def required_gain_for(self, instance_loss: float, total_weight: float) -> float:
+        """What a growth must lower the monitored loss by, besides ``tol``, to pay:
+        ``min_growth_gain`` times the folded instances' share of the training loss.
+
+        A unit that removes little more than the loss of the row it was folded on fitted that
+        row, not a region: on noisy data growth otherwise goes on paying a little more than
+        ``tol`` per unit, fitting noise. Growths without an instance need ``tol`` only.
+        """
+        return self.min_growth_gain * instance_loss / total_weight
+
+    def largest_payable_instance_loss(self, total_weight: float) -> float:
+        """An instance with at least this loss cannot pay for its growth: the gain it needs
+        (:meth:`required_gain_for`) would be the whole monitored loss, which cannot fall
+        below 0."""
+        if self.min_growth_gain == 0 or not math.isfinite(self.best_loss):
+            return math.inf
+        return self.best_loss * total_weight / self.min_growth_gain
+
+    # ------------------------------------------------------------------ book-keeping
     def _last_growth_paid(self) -> bool:
         return self.best_loss < self.best_at_last_growth - max(self.tol, self.required_gain)
 
-    def on_growth(self, required_gain: float = 0.0) -> None:
+    def on_growth(self, required_gain: float = 0.0, skipped=()) -> None:
         """Book-keeping at a growth: settle whether the previous growth paid off.
 
         The growth made now pays if the best monitored loss falls by more than ``tol`` and
-        by more than ``required_gain`` before the next one.
+        by more than ``required_gain`` before the next one. ``skipped``: the growth's skip
+        reasons; one of :data:`ENDS_GROWTH` ends growth for the rest of the call.
         """
+        self.skip_reason = next((r for r in ENDS_GROWTH if r in set(skipped)), None)
         if self.n_growths:
             self.fruitless_growths = 0 if self._last_growth_paid() else self.fruitless_growths + 1
         self.required_gain = required_gain
@@ -94,6 +177,10 @@ class GrowthSchedule:
         self.epochs_since_growth = 0
         self.epochs_without_improvement = 0
         self.reference_loss = self.best_loss
+
+    def start_call(self) -> None:
+        """A new ``fit`` or ``partial_fit`` call: growth may find something to fold on again."""
+        self.skip_reason = None
 
     def restart(self) -> None:
         """A new ``fit`` call on a warm-started network: its losses (maybe on other data) are
@@ -107,12 +194,6 @@ class GrowthSchedule:
         """A new layer was inserted: widening it gets a fresh ``growth_patience``."""
         self.fruitless_growths = 0
         self.best_at_last_growth = math.inf
-
-    @property
-    def growth_stalled(self) -> bool:
-        """``growth_patience`` growths in a row did not pay (see :meth:`on_growth`)."""
-        pending = self.n_growths > 0 and not self._last_growth_paid()
-        return self.fruitless_growths + int(pending) >= self.growth_patience
 
 
 def growth_paid(record: dict):

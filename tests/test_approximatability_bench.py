@@ -15,7 +15,8 @@ import approximatability as bench  # noqa: E402
 from _batched_mlp import BatchedMLP  # noqa: E402
 
 from skfold.network import GrowableMLP  # noqa: E402
-from skfold.training import objective  # noqa: E402
+from skfold.objective import objective  # noqa: E402
+from skfold.tasks import CLASSIFICATION  # noqa: E402
 
 
 @pytest.mark.parametrize("init", ["fold", "gradmax"])
@@ -51,7 +52,7 @@ def test_written_out_gradient_is_autograds(seed, n_networks, n_features, n_hidde
     onehot = torch.nn.functional.one_hot(y, n_classes).T.double()
     losses, grads = batch.value_and_grad(batch.params, X, onehot)
     for i, net in enumerate(networks):
-        loss = objective(net, X, y, torch.ones(30, dtype=torch.float64), "classification", 0.3)
+        loss = objective(net, X, y, torch.ones(30, dtype=torch.float64), CLASSIFICATION, 0.3)
         expected = torch.autograd.grad(loss, [*net.weights, *net.biases])
         torch.testing.assert_close(losses[i], loss.detach(), rtol=1e-12, atol=1e-12)
         for got, want in zip(grads, expected):

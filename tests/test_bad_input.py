@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from skfold import FoldGrowClassifier, FoldGrowRegressor
-from skfold._estimators import OVERFLOW_MARGIN, SOLVER_DTYPES
+from skfold._validation import OVERFLOW_MARGIN
+from skfold.fit_setup import SOLVER_DTYPES
 
 TORCH_DIR = os.path.dirname(torch.__file__)
 ESTIMATORS = [FoldGrowClassifier, FoldGrowRegressor]

@@ -20,8 +20,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
 
-from skfold import FoldGrowClassifier, FoldGrowRegressor, folding
+from skfold import FoldGrowClassifier, FoldGrowRegressor
+from skfold import schedule as schedule_module
+from skfold.history import events_of_last_growth
+from skfold.objective import objective_and_gradient
 from skfold.schedule import growth_paid
+from skfold.tasks import CLASSIFICATION
 
 
 @pytest.fixture(scope="module")
@@ -168,20 +172,21 @@ def test_in_final_model_says_which_grown_units_the_returned_network_has(moons):
 
 
 def test_auto_solver_is_lbfgs_up_to_its_row_limit_and_adam_above(monkeypatch):
-    from skfold import _estimators
+    from skfold import fit_setup
 
-    monkeypatch.setattr(_estimators, "AUTO_LBFGS_MAX_SAMPLES", 60)
+    monkeypatch.setattr(fit_setup, "AUTO_LBFGS_MAX_SAMPLES", 60)
     X, y = make_classification(n_samples=61, n_features=3, n_informative=2, n_redundant=0,
                                random_state=0)
     small = FoldGrowClassifier(max_iter=3, random_state=0).fit(X[:60], y[:60])
     large = FoldGrowClassifier(max_iter=3, random_state=0).fit(X, y)
     streamed = FoldGrowClassifier(random_state=0).partial_fit(X[:60], y[:60], classes=[0, 1])
-    assert (small._solver, large._solver, streamed._solver) == ("lbfgs", "adam", "adam")
     assert small.network_.weights[0].dtype == torch.float64  # L-BFGS trains in float64
-    assert large.network_.weights[0].dtype == torch.float32
-    assert _estimators.AUTO_LBFGS_MAX_SAMPLES == 60
+    assert large.network_.weights[0].dtype == torch.float32  # Adam in float32
+    assert streamed.network_.weights[0].dtype == torch.float32
+    assert small.n_iter_ == 3 and large.n_iter_ == 3 and streamed.t_ == 60
+    assert fit_setup.AUTO_LBFGS_MAX_SAMPLES == 60
     monkeypatch.undo()
-    assert _estimators.AUTO_LBFGS_MAX_SAMPLES == 100_000
+    assert fit_setup.AUTO_LBFGS_MAX_SAMPLES == 100_000
 
 
 def test_partial_fit_is_unavailable_for_lbfgs():
@@ -379,6 +384,18 @@ def test_same_seed_same_predictions_and_no_global_rng_touched(moons):
 
 
 # --------------------------------------------------------------------------- persistence
+def _tensors_in(obj):
+    """Every tensor in a nest of dicts, lists and tuples."""
+    if torch.is_tensor(obj):
+        yield obj
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            yield from _tensors_in(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _tensors_in(value)
+
+
 @pytest.mark.parametrize("Estimator", [FoldGrowClassifier, FoldGrowRegressor])
 def test_pickle_and_joblib_round_trip(tmp_path, moons, Estimator):
     X, y = moons
@@ -391,8 +408,8 @@ def test_pickle_and_joblib_round_trip(tmp_path, moons, Estimator):
     np.testing.assert_array_equal(loaded.predict(X), expected)
     state = est.__getstate__()
     assert "network_" not in state
-    tensors = state["_network_state"]["weights"] + state["_network_state"]["biases"]
-    assert all(t.device.type == "cpu" for t in tensors)
+    tensors = list(_tensors_in(state))
+    assert len(tensors) >= 4 and all(t.device.type == "cpu" for t in tensors)
     # a restored estimator keeps training where it stopped
     loaded.partial_fit(X, y)
     assert loaded.n_iter_ == est.n_iter_ + 1
@@ -505,7 +522,11 @@ def test_lbfgs_phase_ends_when_gradient_is_below_tol(moons):
     clf = FoldGrowClassifier(growth_schedule="none", hidden_units=8, solver="lbfgs",
                              tol=1e-2, random_state=0).fit(X, y)
     assert clf.n_iter_ < FoldGrowClassifier().max_iter
-    assert clf._trainer.last_gradient_max < 1e-2
+    X_t = torch.as_tensor(X, dtype=torch.float64)
+    with torch.no_grad():
+        _, grads = objective_and_gradient(clf.network_, X_t, torch.as_tensor(y), None,
+                                          CLASSIFICATION, clf.alpha)
+    assert max(float(g.abs().max()) for g in grads) < 1e-2
 
 
 @settings(deadline=None, max_examples=200)
@@ -547,7 +568,7 @@ def test_growth_stops_after_growth_patience_growths_that_fixed_only_their_instan
     X, y = make_moons(n_samples=300, noise=0.3, random_state=0)
     clf = FoldGrowClassifier(min_growth_gain=k, tol=tol, random_state=0).fit(X, y)
     paid = _growth_paid(clf.growth_history_, X.shape[0], k, clf.tol)
-    last_growth = clf._events_of_last_growth()
+    last_growth = events_of_last_growth(clf.growth_history_)
     # stopped by the rule under test: not by max_iter, max_hidden_units or a skipped growth
     assert all(e["unit"] is not None for e in last_growth)
     assert clf.n_iter_ < clf.max_iter and sum(clf.hidden_layer_sizes_) < clf.max_hidden_units
@@ -579,7 +600,7 @@ def test_min_growth_gain_stops_noise_fitting_growth_early():
     # a gain no growth can bring: the first growth is skipped as one that cannot pay
     never = FoldGrowClassifier(min_growth_gain=1e9, hidden_units=2, random_state=0).fit(X, y)
     assert never.hidden_layer_sizes_ == (2,)
-    assert [e["skipped"] for e in never.growth_history_] == [folding.CANNOT_PAY]
+    assert [e["skipped"] for e in never.growth_history_] == [schedule_module.CANNOT_PAY]
     # ...unless the user asks for it
     never.grow(X, y)
     assert never.hidden_layer_sizes_ == (3,)
@@ -591,7 +612,7 @@ def test_a_growth_that_cannot_pay_is_skipped_and_growth_stops():
     records why and stops growing, where min_growth_gain=0 grows on them."""
     from sklearn.datasets import load_breast_cancer
 
-    from skfold.folding import CANNOT_PAY
+    from skfold.schedule import CANNOT_PAY
 
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
@@ -614,22 +635,26 @@ def test_a_network_that_fits_every_row_trains_on_after_growth_finds_nothing_to_f
     and the training objective keeps falling over it."""
     from sklearn.datasets import make_blobs
 
-    from skfold._estimators import EXACT_FIT_PHASE_FACTOR
+    from skfold.schedule import EXACT_FIT_PHASE_FACTOR
 
     X, y = make_blobs(300, centers=3, cluster_std=0.3, random_state=0)
     clf = FoldGrowClassifier(n_iter_no_change=n_iter_no_change, random_state=0).fit(X, y)
     last = clf.growth_history_[-1]
-    assert last["skipped"] == folding.NOTHING_MISPREDICTED
+    assert last["skipped"] == schedule_module.NOTHING_MISPREDICTED
     assert last["loss_before"] < clf.tol
     assert clf.n_iter_ - last["epoch"] >= EXACT_FIT_PHASE_FACTOR * n_iter_no_change
     assert clf.loss_ < last["loss_before"] / 2
     assert (clf.predict(X) == y).all()
 
 
-def test_largest_payable_instance_loss_is_where_the_needed_gain_reaches_the_loss(moons):
-    X, y = moons
-    clf = FoldGrowClassifier(max_iter=30, random_state=0).fit(X, y)
-    total_weight = float(torch.ones(X.shape[0], dtype=torch.float64).sum())
-    limit = clf._largest_payable_instance_loss(total_weight)
-    needed = clf._required_gain([{"instance_loss": limit}], total_weight)
-    assert needed == pytest.approx(clf._schedule.best_loss, rel=1e-12)
+@settings(deadline=None, max_examples=50)
+@given(best_loss=st.floats(1e-6, 10.0), gain=st.floats(0.1, 50.0), n_rows=st.integers(1, 10**6))
+def test_largest_payable_instance_loss_is_where_the_needed_gain_reaches_the_loss(
+        best_loss, gain, n_rows):
+    from skfold.schedule import GrowthSchedule
+
+    schedule = GrowthSchedule(kind="plateau", grow_every=50, n_iter_no_change=10, tol=1e-4,
+                              growth_patience=2, min_growth_gain=gain, best_loss=best_loss)
+    limit = schedule.largest_payable_instance_loss(float(n_rows))
+    needed = schedule.required_gain_for(limit, float(n_rows))
+    assert needed == pytest.approx(best_loss, rel=1e-12)

@@ -16,11 +16,16 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import make_classification, make_regression
 
-from skfold import FoldGrowClassifier, FoldGrowRegressor
-from skfold import folding
+from skfold import FoldGrowClassifier, FoldGrowRegressor, folding
 from skfold.datasets import make_overlap_quadratic, make_sine
+from skfold.folding import GrowthSettings
+from skfold.folding import fold_point as fold_point_module
+from skfold.folding import incoming as incoming_module
+from skfold.folding import instances as instances_module
 from skfold.growth import _already_folded, _row_key, broaden_layer, lies_behind_instance
 from skfold.network import GrowableMLP, activated_segment, relu
+from skfold.schedule import CANNOT_PAY
+from skfold.tasks import CLASSIFICATION, REGRESSION, task_named
 
 INITS = ["fold", "fold_direction", "gradmax", "random"]
 FOLD_INITS = ["fold", "fold_direction"]
@@ -51,7 +56,7 @@ def _fitted(Estimator, X, y, *, depth=1, seed=0, solver="lbfgs", max_iter=30, **
     est = Estimator(hidden_units=3, max_hidden_units=40, growth_schedule="none", solver=solver,
                     max_iter=max_iter, random_state=seed, **params).fit(X, y)
     for _ in range(depth - 1):
-        folding.equivalent_deepening(est.network_)
+        folding.equivalent_network_deepening(est.network_)
     return est
 
 
@@ -176,10 +181,10 @@ def test_widening_any_layer_of_a_deep_network_keeps_its_function(seed, hidden, l
     before = network(X_any).detach().clone()
     layer = layer_pick % network.n_hidden_layers
     events, _ = broaden_layer(
-        network, layer, X, y, torch.ones(60, dtype=torch.float64), task=task, n_units=2,
-        init=init, instance_selection="kmeans", n_clusters=4, search_subsample=50,
-        fold_point="segment", rng=rng, generator=torch.Generator().manual_seed(seed),
-        folded_rows=set())
+        network, layer, X, y, torch.ones(60, dtype=torch.float64),
+        settings=GrowthSettings(task=task_named(task), init=init, instance_selection="kmeans",
+                                n_clusters=4, search_subsample=50, fold_point="segment"),
+        n_units=2, rng=rng, generator=torch.Generator().manual_seed(seed), folded_rows=set())
     added = sum(e["unit"] is not None for e in events)
     assert network.hidden_sizes[layer] == hidden[layer] + added
     torch.testing.assert_close(network(X_any), before, rtol=0, atol=1e-10)
@@ -276,7 +281,7 @@ def test_nearest_regression_fold_point_hits_the_target(data, n_targets, depth):
 # --------------------------------------------------------------------------- 4. "segment"
 def _boundary_line(segment, h_t, task, target):
     """A point and unit direction of the 2-D fold boundary line of ``h_t``'s segment."""
-    E, e = folding.boundary_equations(segment, h_t, task=task, target=target)
+    E, e = folding.boundary_equations(segment, h_t, task=task_named(task), target=target)
     w = E[0]
     x0 = w * (e[0] / (w @ w))
     direction = np.array([-w[1], w[0]]) / np.linalg.norm(w)
@@ -327,8 +332,9 @@ def test_segment_fold_point_is_in_region_and_as_near_as_brute_force(seed, hidden
         target = int(rng.choice([c for c in range(n_out) if c != np.argmax(out)]))
     else:
         target = out + rng.normal(scale=2.0, size=1)
-    assume(folding.boundary_equations(segment, h_t, task=task, target=target) is not None)
-    h_f, fallback = folding.fold_point_search(segment, h_t, task=task, target=target,
+    assume(folding.boundary_equations(segment, h_t, task=task_named(task),
+                                      target=target) is not None)
+    h_f, fallback = folding.fold_point_search(segment, h_t, task=task_named(task), target=target,
                                               method="segment", nonnegative=deep_input)
     assert h_f is not None and np.all(np.isfinite(h_f))
     x0, direction = _boundary_line(segment, h_t, task, target)
@@ -340,13 +346,13 @@ def test_segment_fold_point_is_in_region_and_as_near_as_brute_force(seed, hidden
     # the fallback projects the unconstrained fold point, possibly far away (a nearly flat
     # segment), onto the region: its accuracy is relative to that point's magnitude
     projected = folding.nearest_point_on(
-        *folding.boundary_equations(segment, h_t, task=task, target=target), h_t)
+        *folding.boundary_equations(segment, h_t, task=task_named(task), target=target), h_t)
     region_scale = (1.0 + np.abs(projected).max() if fallback == "boundary_outside_segment"
                     else scale)
     assert slack.min() >= -1e-6 * region_scale * (1 + np.abs(segment.P).max())  # in the closure
     if fallback is None:
         # on the boundary ...
-        E, e = folding.boundary_equations(segment, h_t, task=task, target=target)
+        E, e = folding.boundary_equations(segment, h_t, task=task_named(task), target=target)
         assert np.abs(E @ h_f - e).max() <= 1e-6 * scale * (1 + np.abs(E).max())
         # ... and no farther from x_t than the nearest feasible boundary point
         if brute is not None:
@@ -371,7 +377,7 @@ def test_projection_onto_a_region_is_optimal_in_any_dimension(seed, m, d):
     E = rng.normal(size=(1, d))
     e = E @ inside  # ... and lies on the boundary E x = e
     target = inside + rng.normal(scale=3.0, size=d)
-    x = folding._project(target, G, g, E, e)
+    x = fold_point_module._project(target, G, g, E, e)
     assert x is not None
     scale = 1.0 + np.abs(target).max()
     slack = G @ x + g
@@ -399,7 +405,7 @@ def test_projection_onto_an_empty_set_is_none(seed, m, d):
     g = np.concatenate([[0.0, 1.0], rng.uniform(0, 1, size=m)])
     E, e = u[None], np.array([2.0])
     target = rng.normal(scale=3.0, size=d)
-    assert folding._project(target, G, g, E, e) is None
+    assert fold_point_module._project(target, G, g, E, e) is None
 
 
 @settings(deadline=None, max_examples=10)
@@ -448,7 +454,7 @@ def blobs(draw):
 def test_kmeans_picks_the_central_mispredicted_member_of_the_worst_cluster(case):
     H, losses, mispredicted, blob, seed = case
     n_blobs = blob.max() + 1
-    idx, info = folding.find_typical_instance(H, losses, mispredicted, method="kmeans",
+    idx, info = folding.find_typical_mispredicted_instance(H, losses, mispredicted, method="kmeans",
                                               n_clusters=n_blobs,
                                               rng=np.random.RandomState(seed % 2**32))
     assert mispredicted[idx]
@@ -474,7 +480,7 @@ def test_several_typical_instances_come_from_clusters_in_order_of_their_mean_los
     n_blobs = blob.max() + 1
     picks = folding.typical_instances(H, losses, mispredicted, n, method="kmeans",
                                       n_clusters=n_blobs, rng=np.random.RandomState(seed % 2**32))
-    first = folding.find_typical_instance(H, losses, mispredicted, method="kmeans",
+    first = folding.find_typical_mispredicted_instance(H, losses, mispredicted, method="kmeans",
                                           n_clusters=n_blobs,
                                           rng=np.random.RandomState(seed % 2**32))
     assert picks[0] == first
@@ -515,7 +521,7 @@ def test_instance_selection_skips_excluded_rows_while_others_remain(case, method
     rng = np.random.RandomState(seed % 2**32)
     excluded = np.zeros(len(H), dtype=bool)
     excluded[rng.permutation(len(H))[:n_excluded]] = True
-    idx, _ = folding.find_typical_instance(H, losses, mispredicted, method=method,
+    idx, _ = folding.find_typical_mispredicted_instance(H, losses, mispredicted, method=method,
                                            n_clusters=blob.max() + 1, excluded=excluded, rng=rng)
     assert mispredicted[idx]
     if (mispredicted & ~excluded).any():
@@ -530,8 +536,9 @@ def test_random_selection_covers_the_mispredicted_rows():
     H = rng.normal(size=(30, 2))
     mispredicted = np.zeros(30, dtype=bool)
     mispredicted[[3, 7, 11, 19]] = True
-    picks = {folding.find_typical_instance(H, np.ones(30), mispredicted, method="random",
-                                           rng=rng)[0] for _ in range(60)}
+    picks = {folding.find_typical_mispredicted_instance(H, np.ones(30), mispredicted,
+                                                        method="random", rng=rng)[0]
+             for _ in range(60)}
     assert picks == {3, 7, 11, 19}
 
 
@@ -543,8 +550,6 @@ def test_search_signals_agree_with_the_network_and_its_parameter_gradients(seed,
     """The growth step's one-pass signals: losses and predictions are the network's own, ``H``
     is the grown layer's input, and ``delta`` is dL/dz of the next layer, so that (chain rule)
     dL/db = sum of delta and dL/dW = delta^T relu(z_layer) for that layer's parameters."""
-    from skfold.training import per_sample_loss
-
     layer = data.draw(st.integers(0, len(hidden) - 1))
     rng = np.random.RandomState(seed)
     n_out = 3 if task == "classification" else 2
@@ -555,10 +560,10 @@ def test_search_signals_agree_with_the_network_and_its_parameter_gradients(seed,
     else:
         y = torch.as_tensor(rng.normal(size=(40, n_out)))
     w = torch.as_tensor(rng.uniform(0.1, 2.0, size=40))
-    signals = folding.search_signals(network, layer, X, y, w, task)
+    signals = folding.search_signals(network, layer, X, y, w, task_named(task))
 
     out = network(X)
-    per_row = per_sample_loss(out, y, task) * w
+    per_row = task_named(task).per_sample_loss(out, y) * w
     np.testing.assert_allclose(signals.losses, per_row.detach().numpy(), rtol=1e-12)
     if task == "classification":
         predicted = out.argmax(dim=1)
@@ -586,27 +591,28 @@ def test_growth_is_skipped_only_when_every_candidate_costs_more_than_it_could_pa
     X = torch.as_tensor(rng.normal(scale=2.0, size=(60, 3)))
     y = torch.as_tensor(rng.randint(0, 2, size=60))
     w = torch.ones(60, dtype=torch.float64)
-    losses, mispredicted, *_ = folding.search_signals(network, 0, X, y, w, "classification")
+    losses, mispredicted, *_ = folding.search_signals(network, 0, X, y, w, CLASSIFICATION)
     assume(mispredicted.any())
     smallest = losses[mispredicted].min()
     limit = smallest * (1.5 if above else 1.0)  # above: one candidate could still pay
     before = network(X).detach().clone()
     events, _ = broaden_layer(
-        network, 0, X, y, w, task="classification", n_units=1, init="fold",
-        instance_selection="kmeans", n_clusters=4, search_subsample=60, fold_point="segment",
-        rng=rng, generator=torch.Generator().manual_seed(seed), folded_rows=set(),
+        network, 0, X, y, w,
+        settings=GrowthSettings(task=CLASSIFICATION, init="fold", instance_selection="kmeans",
+                                n_clusters=4, search_subsample=60, fold_point="segment"),
+        n_units=1, rng=rng, generator=torch.Generator().manual_seed(seed), folded_rows=set(),
         max_instance_loss=limit)
     if above:
         assert events[0]["unit"] == 4 and network.hidden_sizes == (5,)
     else:
-        assert events[0]["skipped"] == folding.CANNOT_PAY and network.hidden_sizes == (4,)
+        assert events[0]["skipped"] == CANNOT_PAY and network.hidden_sizes == (4,)
     torch.testing.assert_close(network(X), before, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("method", ["kmeans", "max_loss", "random"])
 def test_nothing_mispredicted_returns_none_with_a_reason(method):
     H = np.random.RandomState(0).normal(size=(20, 3))
-    idx, info = folding.find_typical_instance(H, np.ones(20), np.zeros(20, dtype=bool),
+    idx, info = folding.find_typical_mispredicted_instance(H, np.ones(20), np.zeros(20, dtype=bool),
                                               method=method)
     assert idx is None and "no mis-predicted" in info["skipped"]
 
@@ -654,7 +660,7 @@ def test_equivalent_deepening_of_a_fitted_estimator_keeps_its_outputs(data, task
     est = _fitted(Estimator, X, y, seed=data["seed"])
     X_any = np.vstack([X, _wide_inputs(data["seed"], X.shape[1])])
     before = _outputs(est, X_any)
-    new_layer = folding.equivalent_deepening(est.network_)
+    new_layer = folding.equivalent_network_deepening(est.network_)
     assert new_layer == 1 and est.hidden_layer_sizes_ == (3, 3)
     _assert_same_outputs(est, X_any, before)
 
@@ -762,7 +768,7 @@ def test_fallback_hyperplane_stays_behind_x_t_on_identical_rows(scale):
     H = np.repeat(X[:1] * scale, 10, axis=0)
     H[0, 0] = np.nextafter(H[0, 0], np.inf)
     h_t = H[1].copy()
-    v, c, h_f = folding.input_gradient_incoming(est.network_, 0, h_t, y[:1], "regression", r=2.0,
+    v, c, h_f = folding.input_gradient_incoming(est.network_, 0, h_t, y[:1], REGRESSION, r=2.0,
                                                 H=H, generator=torch.Generator().manual_seed(0))
     assert np.isclose(np.linalg.norm(v), 2.0) and np.isclose(v @ h_f + c, 0.0, atol=1e-9)
     assert np.linalg.norm(h_t - h_f) == pytest.approx(folding.FALLBACK_MARGIN)
@@ -902,12 +908,14 @@ def test_fold_ascent_starts_from_the_best_cone_candidate(seed, n, d, n_next, sca
     u0 = rng.normal(size=d)
     u0 /= np.linalg.norm(u0)
     r, cos_max = 1.7, float(np.cos(np.deg2rad(folding.FOLD_CONE_DEGREES)))
-    picked = folding._best_cone_candidate(u0, r, cos_max, D, delta,
+    picked = incoming_module._best_cone_candidate(u0, r, cos_max, D, delta,
                                           torch.Generator().manual_seed(seed))
-    candidates = folding._cone_candidates(u0, r, cos_max, torch.Generator().manual_seed(seed))
-    G = [folding._gradmax_objective_and_gradient(v, D, delta)[0] for v in candidates]
+    candidates = incoming_module._cone_candidates(u0, r, cos_max,
+                                                  torch.Generator().manual_seed(seed))
+    G = [incoming_module._gradmax_objective_and_gradient(v, D, delta)[0] for v in candidates]
     assert any(np.array_equal(picked, v) for v in candidates)
-    assert folding._gradmax_objective_and_gradient(picked, D, delta)[0] >= max(G) * (1 - 1e-4)
+    best = incoming_module._gradmax_objective_and_gradient(picked, D, delta)[0]
+    assert best >= max(G) * (1 - 1e-4)
     assert np.linalg.norm(picked) == pytest.approx(r)
     assert picked @ u0 / r >= cos_max - 1e-12
 
@@ -923,7 +931,7 @@ def test_fold_ascent_gradient_is_the_derivative_of_the_gradmax_objective(seed, n
     v = torch.randn(d, generator=gen, dtype=torch.float64).requires_grad_(True)
     expected = folding.gradmax_objective(v, H, h_f, delta)
     (expected_grad,) = torch.autograd.grad(expected, v)
-    value, grad = folding._gradmax_objective_and_gradient(
+    value, grad = incoming_module._gradmax_objective_and_gradient(
         v.detach().numpy(), (H - h_f).numpy(), delta.numpy())
     assert value == pytest.approx(expected.item(), rel=1e-12, abs=1e-300)
     np.testing.assert_allclose(grad, expected_grad.numpy(), rtol=1e-10, atol=1e-14)
@@ -937,7 +945,7 @@ def test_distinct_row_count_caps_the_clusters_exactly(n, d, n_values, at_most, s
     late (the count looks at the first rows first)."""
     H = np.random.RandomState(seed).randint(0, n_values, size=(n, d)).astype(np.float64)
     expected = min(at_most, np.unique(H, axis=0).shape[0])
-    assert folding._count_distinct_rows(H, at_most) == expected
+    assert instances_module._count_distinct_rows(H, at_most) == expected
 
 
 @settings(deadline=None, max_examples=60)
@@ -967,12 +975,13 @@ def test_segment_shortcut_gives_the_solvers_fold_point(seed, d, hidden, task):
     segment = activated_segment(network, h_t, 0)
     out = segment.predict(h_t)
     target = int(1 - np.argmax(out)) if task == "classification" else out + rng.normal(size=1)
-    assume(folding.boundary_equations(segment, h_t, task=task, target=target) is not None)
-    h_f, fallback = folding.fold_point_search(segment, h_t, task=task, target=target)
-    G, g = folding._region_constraints(segment, False)
-    assume(fallback is None and folding._in_region(h_f, G, g))
-    with mock.patch.object(folding, "_in_region", lambda *args: False):
-        solved, solved_fallback = folding.fold_point_search(segment, h_t, task=task,
+    assume(folding.boundary_equations(segment, h_t, task=task_named(task),
+                                      target=target) is not None)
+    h_f, fallback = folding.fold_point_search(segment, h_t, task=task_named(task), target=target)
+    G, g = fold_point_module._region_constraints(segment, False)
+    assume(fallback is None and fold_point_module._in_region(h_f, G, g))
+    with mock.patch.object(fold_point_module, "_in_region", lambda *args: False):
+        solved, solved_fallback = folding.fold_point_search(segment, h_t, task=task_named(task),
                                                             target=target)
     assume(solved_fallback is None)
     scale = 1.0 + np.abs(h_t).max() + np.abs(h_f).max()

@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skfold.network import GrowableMLP, activated_segment, relu
-from skfold.training import Trainer, objective
+from skfold.objective import objective
+from skfold.tasks import REGRESSION
+from skfold.training import Trainer
 
 
 def random_network(seed, n_features, hidden, n_outputs, dtype=torch.float64):
@@ -121,5 +123,5 @@ def test_objective_penalty_matches_sklearn_scaling():
     y = network(X).detach()  # zero data loss
     sw = torch.full((4,), 0.5, dtype=torch.float64)
     expected = 0.5 * 2.0 * sum(float((w.detach() ** 2).sum()) for w in network.weights) / 2.0
-    value = float(objective(network, X, y, sw, "regression", alpha=2.0).detach())
+    value = float(objective(network, X, y, sw, REGRESSION, alpha=2.0).detach())
     assert np.isclose(value, expected, rtol=1e-12)

@@ -13,12 +13,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import skfold._estimators
-from skfold import numpy_objective
-from skfold import FoldGrowClassifier, FoldGrowRegressor
+import skfold._base
+import skfold.lbfgs as lbfgs
+from skfold import FoldGrowClassifier, FoldGrowRegressor, numpy_objective
+from skfold.fit_setup import to_tensor
 from skfold.network import GrowableMLP, relu
-from skfold.training import (Trainer, auto_batch_size, objective, objective_and_gradient,
-                             per_sample_loss)
+from skfold.objective import objective, objective_and_gradient
+from skfold.tasks import CLASSIFICATION, task_named
+from skfold.training import Trainer, auto_batch_size
 
 
 @settings(deadline=None, max_examples=30)
@@ -35,7 +37,7 @@ def test_epoch_loss_is_the_mean_over_every_row_exactly_once(n, batch_size, seed,
     trainer = Trainer(network, solver="sgd", learning_rate=1e-30, momentum=0.0, alpha=0.0,
                       batch_size=min(batch_size, n), task=task, generator=gen)
     with torch.no_grad():
-        expected = per_sample_loss(network(X), y, task).double().mean().item()
+        expected = task_named(task).per_sample_loss(network(X), y).double().mean().item()
     assert trainer.epoch(X, y, weights) == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
 
@@ -52,12 +54,10 @@ def test_auto_batch_size_is_mlps_up_to_200k_rows_then_about_1000_steps(n):
 
 def test_float32_training_data_is_used_in_place_not_copied():
     X = np.random.RandomState(0).normal(size=(300, 4)).astype(np.float32)
-    y = (X[:, 0] > 0).astype(int)
-    clf = FoldGrowClassifier(solver="adam", max_iter=2, random_state=0).fit(X, y)
-    assert np.shares_memory(clf._to_tensor(X).numpy(), X)
+    assert np.shares_memory(to_tensor(X, torch.float32, "cpu").numpy(), X)
     read_only = X.copy()
     read_only.flags.writeable = False  # as joblib's memmaps: must be copied, never shared
-    assert not np.shares_memory(clf._to_tensor(read_only).numpy(), read_only)
+    assert not np.shares_memory(to_tensor(read_only, torch.float32, "cpu").numpy(), read_only)
 
 
 @settings(deadline=None, max_examples=15)
@@ -67,13 +67,13 @@ def test_predictions_do_not_depend_on_the_chunk_size(n, chunk, seed):
     X = rng.normal(size=(n, 3))
     clf = _fitted_classifier()
     whole = clf.predict_proba(X)
-    original = skfold._estimators.EVAL_CHUNK
+    original = skfold._base.EVAL_CHUNK
     try:
-        skfold._estimators.EVAL_CHUNK = chunk
+        skfold._base.EVAL_CHUNK = chunk
         chunked = clf.predict_proba(X)
         chunked32 = clf.predict_proba(X.astype(np.float32))
     finally:
-        skfold._estimators.EVAL_CHUNK = original
+        skfold._base.EVAL_CHUNK = original
     np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-15)
     # float32 input is computed in float32, as MLPClassifier does: equal to float32 precision.
     np.testing.assert_allclose(chunked32, clf.predict_proba(X.astype(np.float32).astype(float)),
@@ -124,7 +124,7 @@ def test_small_steps_run_on_one_thread_even_after_torch_set_num_threads():
         import re
         import torch
         from threadpoolctl import threadpool_info
-        from skfold.training import thread_limits
+        from skfold._threads import thread_limits
         pools = lambda: sorted((p["filepath"], p["num_threads"]) for p in threadpool_info())
         mkl = lambda: re.search(r"mkl_get_max_threads\(\) : (\d+)",
                                 torch.__config__.parallel_info())
@@ -180,6 +180,7 @@ def test_objective_without_weights_equals_all_ones_weights(n, seed, alpha, task)
     y = (torch.randint(0, 2, (n,), generator=gen) if task == "classification"
          else torch.randn(n, 2, generator=gen, dtype=torch.float64))
     ones = torch.ones(n, dtype=torch.float64)
+    task = task_named(task)
     assert objective(network, X, y, None, task, alpha).item() == pytest.approx(
         objective(network, X, y, ones, task, alpha).item(), rel=1e-12)
 
@@ -231,10 +232,10 @@ def test_hand_written_gradient_equals_autograd(seed, n, depth, task, weighted, a
     y = (torch.randint(0, n_out, (n,), generator=gen) if task == "classification"
          else torch.randn(n, n_out, generator=gen, dtype=dtype))
     sw = torch.rand(n, generator=gen, dtype=dtype) + 0.1 if weighted else None
-    loss = objective(network, X, y, sw, task, alpha)
+    loss = objective(network, X, y, sw, task_named(task), alpha)
     expected = torch.autograd.grad(loss, list(network.parameters()))
     with torch.no_grad():
-        value, grads = objective_and_gradient(network, X, y, sw, task, alpha)
+        value, grads = objective_and_gradient(network, X, y, sw, task_named(task), alpha)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     assert value.item() == pytest.approx(loss.item(), rel=tol, abs=tol)
     assert len(grads) == len(expected)
@@ -248,11 +249,11 @@ def test_hand_written_gradient_equals_autograd(seed, n, depth, task, weighted, a
     # computes the same, the row on the hyperplane included.
     weights = [w.detach().double().numpy() for w in network.weights]
     biases = [b.detach().double().numpy() for b in network.biases]
-    y_np = (numpy_objective.one_hot_columns(y.numpy(), network.weights[-1].shape[0])
-            if task == "classification" else y.double().numpy().T.copy())
+    y_np = task_named(task).numpy_targets(y if task == "classification" else y.double(),
+                                          network.weights[-1].shape[0])
     sw_np = None if sw is None else sw.double().numpy()
     np_value, np_grads = numpy_objective.objective_and_gradient(
-        weights, biases, X.double().numpy().T.copy(), y_np, sw_np, task, alpha)
+        weights, biases, X.double().numpy().T.copy(), y_np, sw_np, task_named(task), alpha)
     assert np_value == pytest.approx(loss.item(), rel=tol, abs=tol)
     for g, e in zip(np_grads, expected):
         assert g.shape == tuple(e.shape)
@@ -279,14 +280,13 @@ def _xor_lbfgs(monkeypatch, n_stuck):
     """A trainer of a small XOR network whose first ``n_stuck`` SciPy runs fail at their start
     point, and ``train(stuck_gradient)``: 50 L-BFGS iterations. Returns ``(train, network,
     calls)``, ``calls`` the runs' ``(x0, maxiter, maxls)``."""
-    import skfold.training as training
     gen = torch.Generator().manual_seed(0)
     network = GrowableMLP.initialize(2, [4], 2, generator=gen, dtype=torch.float64,
                                      device="cpu")
     X = torch.randn(60, 2, generator=gen, dtype=torch.float64)
     y = (X[:, 0] * X[:, 1] > 0).long()
     calls = []
-    monkeypatch.setattr(training.scipy.optimize, "minimize",
+    monkeypatch.setattr(lbfgs.scipy.optimize, "minimize",
                         _stuck_then_real_minimize(calls, n_stuck=n_stuck))
     trainer = Trainer(network, solver="lbfgs", learning_rate=1e-2, momentum=0.0, alpha=1e-4,
                       batch_size=60, task="classification", generator=gen)
@@ -326,10 +326,9 @@ def test_lbfgs_stuck_on_a_kink_is_kicked_by_adam_steps_and_resumed(monkeypatch, 
 def test_lbfgs_first_step_gets_a_longer_line_search_before_any_kick(monkeypatch):
     """A run whose very first line search fails within the short limit (its step has no
     curvature to scale it) is retried from the same point with FIRST_LINE_SEARCH trials."""
-    import skfold.training as training
     calls, n_iter = _lbfgs_with_stuck_runs(monkeypatch, n_stuck=1, stuck_gradient=1e-4)
     (start, _, short), (retried_from, budget, first) = calls[:2]
-    assert short == training.LBFGS_MAX_LINE_SEARCH < first == training.FIRST_LINE_SEARCH
+    assert short == lbfgs.LBFGS_MAX_LINE_SEARCH < first == lbfgs.FIRST_LINE_SEARCH
     assert np.array_equal(retried_from, start) and budget == 50  # no Adam kick in between
     assert 0 < n_iter <= 50
 
@@ -338,13 +337,12 @@ def test_lbfgs_does_not_rerun_from_where_its_line_search_just_failed(monkeypatch
     """A run that ended on a failed line search, kick included, leaves L-BFGS nothing to do
     from that point: a second call from it (the network unchanged, as after a skipped
     growth) returns at once without a function evaluation; once the network moves, it runs."""
-    import skfold.training as training
     train, network, calls = _xor_lbfgs(monkeypatch, n_stuck=4)
     assert train(1e-4) == (0, True)
     assert len(calls) == 4  # short and first-step limits, the Adam kick, both limits again
     evaluations = []
-    real_objective = training.numpy_objective.objective_and_gradient
-    monkeypatch.setattr(training.numpy_objective, "objective_and_gradient",
+    real_objective = lbfgs.numpy_objective.objective_and_gradient
+    monkeypatch.setattr(lbfgs.numpy_objective, "objective_and_gradient",
                         lambda *a: evaluations.append(1) or real_objective(*a))
     assert train(1e-4) == (0, True)
     assert len(calls) == 4 and not evaluations
@@ -369,7 +367,9 @@ def test_lbfgs_cpu_objective_matches_the_torch_one_and_is_the_one_used(task, mon
                       batch_size=50, task=task, generator=gen)
     params = list(network.parameters())
     loaded = []
-    on_cpu = trainer._flat_objective(X, y, sw, params, loaded.append)
+    flat = lbfgs.FlatParameters(network)
+    flat.load = loaded.append
+    on_cpu = lbfgs.flat_objective(trainer, X, y, sw, flat)
     theta = np.random.default_rng(0).normal(size=sum(p.numel() for p in params))
     value, grad = on_cpu(theta)
     assert not loaded  # the CPU path reads theta itself: no copy into the network
@@ -378,7 +378,8 @@ def test_lbfgs_cpu_objective_matches_the_torch_one_and_is_the_one_used(task, mon
         for p, chunk in zip(params, torch.split(torch.from_numpy(theta), [p.numel()
                                                                           for p in params])):
             p.copy_(chunk.view_as(p))
-        torch_value, torch_grads = objective_and_gradient(network, X, y, sw, task, 0.3)
+        torch_value, torch_grads = objective_and_gradient(network, X, y, sw, task_named(task),
+                                                          0.3)
     assert value == pytest.approx(float(torch_value), rel=1e-12)
     np.testing.assert_allclose(grad, torch.cat([g.reshape(-1) for g in torch_grads]).numpy(),
                                rtol=1e-10, atol=1e-12)
@@ -405,7 +406,7 @@ def test_lbfgs_through_the_torch_path_reaches_the_numpy_paths_loss():
         trainer.lbfgs(X.to(dtype), y, torch.ones(200, dtype=dtype), max_iter=30, gtol=1e-8,
                       callback=lambda loss, weights: False)
         with torch.no_grad():
-            losses[dtype] = float(objective(network, X.to(dtype), y, None, "classification",
+            losses[dtype] = float(objective(network, X.to(dtype), y, None, CLASSIFICATION,
                                             1e-4))
     assert losses[torch.float32] == pytest.approx(losses[torch.float64], rel=0.05)
     assert losses[torch.float64] < 0.6 * np.log(2)  # it trained: well below chance
@@ -438,7 +439,7 @@ def test_lbfgs_hands_each_iteration_its_own_weights(load_each_iteration):
     for (loss, _), (ws, bs) in zip(seen, snapshots):
         copy = GrowableMLP([w.clone() for w in ws], [b.clone() for b in bs])
         with torch.no_grad():
-            value = float(objective(copy, X, y, None, "classification", 1e-4))
+            value = float(objective(copy, X, y, None, CLASSIFICATION, 1e-4))
         assert value == pytest.approx(loss, rel=1e-12)
     assert not torch.equal(snapshots[0][0][0], snapshots[-1][0][0])
     last_ws, last_bs = snapshots[-1]

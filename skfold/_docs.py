@@ -1,0 +1,197 @@
+"""The estimators' docstrings, written once: the sections both share, and how they are joined.
+
+As skorch builds ``NeuralNetClassifier.__doc__`` from ``NeuralNet``'s, each estimator's
+docstring is its own summary, the shared parameters, its own attributes and the shared ones.
+"""
+
+PARAMETERS = """
+    Parameters
+    ----------
+    hidden_units : int or "auto", default="auto"
+        Width of the single seed hidden layer. ``"auto"``: one unit per output (a classifier
+        has one per class), at least 2 (the slides' "2-2-2" network for binary data) and at
+        most ``max_hidden_units``; a seed narrower than the output layer is a rank
+        bottleneck that growth must first undo. A wider seed reaches a given width in fewer
+        training phases, so it fits faster (``benchmarks/results/speed.md``), and leaves
+        growth less to decide.
+    max_hidden_units : int, default=32
+        Upper bound on the total number of hidden units over all layers; growth stops there.
+    max_depth : int, default=1
+        Maximum number of hidden layers. ``1`` is the slides' shallow network; above 1, an
+        identity layer is inserted (function-preserving) when widening the deepest layer stopped
+        paying for ``growth_patience`` growths, and is then widened by folding in its own input
+        space. Deepening only happens when the identity layer fits within ``max_hidden_units``.
+    growth_schedule : {"plateau", "fixed", "none"}, default="plateau"
+        When to grow. ``"plateau"``: when the monitored loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs (or L-BFGS converged), or after ``10 * n_iter_no_change``
+        epochs of slow progress since the last growth. ``"fixed"``: every ``grow_every``
+        epochs. ``"none"``: never; a plain MLP of width ``hidden_units``.
+    grow_every : int, default=50
+        Epochs (L-BFGS: iterations) between growths with ``growth_schedule="fixed"``.
+    units_per_growth : int, default=1
+        Units added per growth step, each on its own typical instance: the worst cluster's,
+        then the next worst cluster's, and so on (one k-means serves them all).
+    growth_patience : int, default=2
+        Growth stops (or the network deepens, see ``max_depth``) after this many growths in a
+        row that did not pay (see ``min_growth_gain``); a growth that pays, however late in
+        its training phase, lets growth go on.
+    min_growth_gain : float, default=5.0
+        A growth pays when, before the next one, the monitored loss falls by more than ``tol``
+        and by more than ``min_growth_gain`` times the folded instance's own share of the
+        training loss (its loss over the number of training rows): the unit must fix more
+        than the row it was folded on. On noisy data this stops growth where new units would
+        fit noise one row at a time. When every mis-predicted row carries so much loss that
+        no growth on it could pay (the gain it needs exceeds the whole monitored loss), the
+        growth is skipped, recorded, and growth stops. ``0`` leaves ``tol`` alone (its
+        "growth gain" row in ``benchmarks/results/ablations.md``).
+    init : {"fold", "fold_direction", "gradmax", "random"}, default="fold"
+        How a new unit's weights are set. ``"fold"``: hyperplane through ``x_f``, direction
+        ``x_t - x_f`` refined by projected gradient ascent on the gradient norm the unit's
+        outgoing weights will receive (within a 75 degree cone); its incoming weights have the
+        median norm of the layer's other units, or a fresh unit's (sqrt(2)) when it is active
+        on more than 90% of the search rows. ``"fold_direction"``: the same without the
+        ascent. ``"gradmax"``: Evci et al. (2022), zero incoming weights and outgoing weights
+        along the top singular vectors of the back-propagated gradient. ``"random"``:
+        He-scaled random incoming weights. All leave the network's function unchanged.
+    instance_selection : {"kmeans", "max_loss", "random"}, default="kmeans"
+        How ``x_t`` is picked among mis-predicted rows of the search subsample: the slides'
+        loss-weighted k-means, the single worst row, or a random row.
+    n_clusters : int, default=8
+        Clusters of the loss-weighted k-means (clipped to the number of distinct rows).
+    search_subsample : int, default=2000
+        Rows drawn for the growth search; bounds its cost whatever the training set size.
+    fold_point : {"segment", "nearest"}, default="segment"
+        ``"nearest"``: the slides' projection of ``x_t`` onto its segment's decision boundary
+        (regression: onto the set where the segment predicts ``x_t``'s target).
+        ``"segment"``: the nearest boundary point inside the closure of the segment's region (a
+        small convex QP), falling back to the region's point nearest the projection when the
+        boundary misses the region. Where there is no fold point (a flat segment, or ``x_t``
+        already on the boundary), or where a unit through it would add nothing (its output
+        on the searched rows a combination of the other units' and a constant: a fold point
+        beyond the data of a layer already affine there, or on an existing unit's
+        hyperplane), the unit's hyperplane is normal to the loss gradient at ``x_t`` and lies
+        just behind it, and ``growth_history_`` records the fallback.
+    solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
+        ``"auto"`` uses full-batch L-BFGS up to 100,000 training rows and Adam above
+        (``partial_fit`` always uses Adam with ``"auto"``). An L-BFGS run whose line search
+        fails on a ReLU kink while the largest gradient entry is still above ``tol`` is moved
+        off the kink by a few full-batch Adam steps and resumed.
+    alpha : float, default=1e-4
+        L2 penalty, scaled as in ``MLPClassifier``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size for Adam/SGD; ``"auto"`` is ``min(200, n_samples)`` as in
+        ``MLPClassifier``, but ``n_samples // 1000`` above 200,000 rows: per-step overhead, not
+        arithmetic, sets the epoch time of small batches (``benchmarks/results/speed.md``).
+    learning_rate_init : float, default=1e-3
+        Step size of Adam/SGD.
+    momentum : float, default=0.9
+        Nesterov momentum of SGD.
+    max_iter : int, default=1000
+        Maximum epochs (Adam/SGD) or iterations (L-BFGS) over the whole fit, growth included.
+        A fit that runs out of them while growth still pays warns so (``ConvergenceWarning``):
+        its width was set by the budget, not by the data.
+    tol : float, default=1e-4
+        Minimum improvement of the monitored loss that counts as progress: over
+        ``n_iter_no_change`` epochs (else a plateau), and over a growth's training phase (else
+        the growth did not pay, see ``growth_patience``). Under L-BFGS a largest gradient entry
+        below ``tol`` also ends a phase, as in ``MLPClassifier``. A larger value (``1e-3``)
+        stops growing sooner: fewer units, a shorter fit. The loss is absolute: a regressor's
+        is the squared error in the units of ``y`` (standardise ``y``, e.g. with
+        ``TransformedTargetRegressor``, for a scale-free schedule). Where a classifier gets
+        every training row right, the loss is so small that neither test sees the weight decay
+        ``alpha`` still improving the weights: the last L-BFGS phase then trains
+        ``3 * n_iter_no_change`` iterations before they apply. A smaller ``tol`` trains on
+        longer everywhere, which can cost time or accuracy
+        (``benchmarks/results/issue5_findings.md``).
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement that make a plateau (after a growth that found no
+        mis-predicted row, L-BFGS trains at least three times as many, see ``tol``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for a classifier) and monitor
+        its loss; the best network on it is kept.
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping=True``.
+    device : str, default="auto"
+        Torch device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``... An unavailable device raises ``ValueError`` at ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batching, the growth search and the validation split.
+        Only a local ``torch.Generator`` is used; global RNGs are never touched.
+    verbose : int, default=0
+        ``1`` prints one line per growth (epoch, loss, hidden units, the typical instance's row,
+        the fold point's distance) and, when tqdm is installed and stderr is a terminal, shows
+        a progress bar over epochs in ``fit``; ``2`` also prints the loss of every epoch, as
+        ``MLPClassifier`` does.
+    warm_start : bool, default=False
+        Continue from the fitted (grown) network instead of starting afresh, with the
+        parameters set now (a changed ``solver``, ``learning_rate_init``, ``alpha``, ``tol``...
+        takes effect; the optimizer starts afresh, as in ``MLPClassifier``). The network
+        keeps its units, so ``max_hidden_units`` must not fall below their number.
+"""
+
+ATTRIBUTES = """
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
+    hidden_units_ : int
+        Width the seed hidden layer had (``hidden_units`` with ``"auto"`` resolved).
+    hidden_layer_sizes_ : tuple of int
+        Current widths of the hidden layers.
+    solver_ : str
+        The solver that trained the network (``solver`` with ``"auto"`` resolved).
+    n_layers_ : int
+        Hidden layers plus input and output.
+    n_growths_ : int
+        Growth events that changed the architecture.
+    growth_history_ : list of dict
+        One record per unit added (or per deepening, or per skipped growth): ``growth``,
+        ``epoch``, ``kind``, ``layer``, ``unit``, ``init``, ``instance_index``, ``x_t``,
+        ``x_f`` (``h_t``/``h_f`` for deep layers), ``fold_distance``, ``predicted``, ``true``,
+        ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after`` (the best
+        monitored loss of the training phase after the growth; with ``partial_fit``, the best
+        so far while that phase goes on), ``gain_needed`` (the fall of the loss by which the
+        growth would pay, see ``min_growth_gain``), ``fallback``, ``skipped``, ``dead_units``
+        (``{layer: [unit, ...]}`` of the units that none of at most ``search_subsample`` rows,
+        spread evenly over the training data, activates after the growth),
+        ``search_seconds``, ``in_final_model``. Readable as a ``pandas.DataFrame``.
+        ``fallback`` is None or the steps taken instead of the fold recipe, joined by ``"+"``:
+        ``"boundary_outside_segment"`` (the region's point nearest the boundary),
+        ``"flat_segment"``, ``"instance_on_boundary"``, ``"redundant_fold"`` (see
+        ``fold_point``), ``"qp_inexact"`` or ``"qp_failed"`` (the fold point search's QP).
+    loss_ : float
+        Training loss of the last epoch, L2 penalty included.
+    loss_curve_ : list of float
+        Training loss at each epoch (L-BFGS: iteration).
+    best_loss_ : float or None
+        Minimum training loss; None with ``early_stopping``.
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs (iterations) run.
+    t_ : int
+        Training samples seen by the stochastic solvers.
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape ``(n_in, n_out)`` of layer ``i``.
+    intercepts_ : list of ndarray
+    device_ : str
+        Torch device used by the last fit.
+    fit_time_ : dict
+        Seconds spent in ``"training"`` and in ``"growth"`` (search and init)."""
+
+REFERENCES = """
+    References
+    ----------
+    J. Kang, "Growing Networks by Folding on Typical Instances" (slides, 1 November 2024);
+    the algorithms as skfold reads them: ``DESIGN.md`` and the :mod:`skfold.folding` package.
+
+    U. Evci, B. van Merrienboer, T. Unterthiner, M. Vladymyrov, F. Pedregosa, "GradMax:
+    Growing Neural Networks using Gradient Information", ICLR 2022 (``init="gradmax"``).
+"""
+
+
+def estimator_doc(summary, attributes, see_also, examples):
+    """A docstring: ``summary``, the shared parameters, ``attributes`` then the shared ones,
+    ``see_also``, the references and ``examples`` (each an indented numpydoc block)."""
+    return (summary.rstrip() + "\n" + PARAMETERS + "\n    Attributes\n    ----------\n"
+            + attributes.strip("\n") + "\n" + ATTRIBUTES + "\n\n" + see_also.strip("\n") + "\n"
+            + REFERENCES + "\n" + examples.strip("\n") + "\n    ")

@@ -1,0 +1,65 @@
+"""Checks of the data a fit is given, with scikit-learn's conventions and messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from .fit_setup import SOLVER_DTYPES
+
+#: Largest absolute value of X (or a regression target) accepted for training, as a fraction of
+#: the square root of the training dtype's maximum, so that squared errors and Adam's squared
+#: gradients cannot overflow: 1.8e15 for float32 (Adam, SGD), 1.3e150 for float64 (L-BFGS).
+OVERFLOW_MARGIN = 1e-4
+
+
+def validate_Xy(est, X, y, reset):
+    """scikit-learn's checks of ``X`` and ``y``; a classifier's ``y`` with several columns
+    gets its own message (scikit-learn's "y should be a 1d array" does not say why)."""
+    values = est._task.targets_are_values
+    shape = getattr(y, "shape", None)
+    if shape is None and isinstance(y, (list, tuple)):
+        try:
+            shape = np.shape(y)
+        except ValueError:  # ragged: validate_data says what is wrong with it
+            shape = None
+    shape = tuple(shape or ())
+    if not values and len(shape) == 2 and shape[1] > 1:
+        raise ValueError(
+            f"{type(est).__name__} takes one label per sample (y of shape (n_samples,)); "
+            f"got y of shape {shape}: multilabel and multi-output targets are not "
+            "supported. Fit one classifier per column, e.g. with "
+            "sklearn.multioutput.MultiOutputClassifier.")
+    return validate_data(est, X, y, reset=reset, dtype=(np.float64, np.float32),
+                         multi_output=values, y_numeric=values)
+
+
+def validate_sample_weight(sample_weight, X):
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight contains NaN or infinity.")
+    if sw.sum() <= 0:
+        raise ValueError("sample_weight sums to zero: at least one sample needs a "
+                         "positive weight.")
+    return sw
+
+
+def check_magnitudes(est, X, y_enc, solver):
+    """Reject values whose squares would overflow the training dtype (see OVERFLOW_MARGIN)."""
+    dtype = SOLVER_DTYPES[solver]
+    limit = float(np.sqrt(torch.finfo(dtype).max)) * OVERFLOW_MARGIN
+    checks = [("X", X, "the features first, e.g. with sklearn.preprocessing.StandardScaler "
+                       "in a Pipeline")]
+    if est._task.targets_are_values:
+        checks.append(("y", y_enc, "the target first, e.g. with sklearn.compose."
+                                   "TransformedTargetRegressor(transformer=StandardScaler())"))
+    alternative = (", or use solver='lbfgs', which trains in float64"
+                   if dtype != torch.float64 else "")
+    for name, values, advice in checks:
+        largest = max(float(values.max()), -float(values.min()))
+        if largest > limit:
+            raise ValueError(
+                f"{name} contains values as large as {largest:.3g} in absolute value; "
+                f"solver={solver!r} trains in {str(dtype).removeprefix('torch.')}, where "
+                f"values above {limit:.2g} overflow. Scale {advice}{alternative}.")

@@ -1,0 +1,72 @@
+"""Training that diverges: detect it, roll back to the last good weights, lower the step."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from .objective import objective
+
+#: Divergences (non-finite or exploding loss) tolerated before training stops.
+MAX_DIVERGENCES = 5
+#: An epoch whose loss exceeds ``1 + DIVERGENCE_FACTOR`` times the larger of the starting
+#: network's batch loss and a constant predictor's loss has diverged, finite or not (Adam at a
+#: huge learning rate explodes the loss and kills every unit, never reaching NaN).
+DIVERGENCE_FACTOR = 10.0
+
+
+def threshold(call, y_enc, sw):
+    """The loss above which an epoch of ``call`` has diverged (see :data:`DIVERGENCE_FACTOR`)."""
+    task = call.settings.task
+    return (1 + DIVERGENCE_FACTOR) * max(
+        batch_objective(call), task.constant_prediction_loss(y_enc, sw / sw.sum()))
+
+
+@torch.no_grad()
+def batch_objective(call):
+    """Training objective (penalty included) of the current network on the first batch."""
+    state = call.state
+    X, y, sw = (t[: state.trainer.batch_size] for t in call.data)
+    return float(objective(state.network, X, y, sw, call.settings.task, call.est.alpha))
+
+
+def diverged(call, loss):
+    """Whether an Adam/SGD epoch's loss is non-finite or exploded."""
+    return not np.isfinite(loss) or loss > call.divergence_threshold
+
+
+def handle(call, give_up=False):
+    """Roll back to the last good weights, lower the step (Adam/SGD) and warn.
+
+    The best network seen is the roll-back target unless its loss has itself exploded
+    (a mini-batch epoch's loss is measured while its weights move), then the network this
+    call started from. Training stops after :data:`MAX_DIVERGENCES` divergences.
+    """
+    state = call.state
+    state.n_divergences += 1
+    for target in (state.best_weights(), call.start):
+        if target is None:
+            continue
+        state.load_weights(*target)
+        if not diverged(call, batch_objective(call)):
+            break
+    trainer = state.trainer
+    if trainer.optimizer is not None:
+        lr = trainer.learning_rate * 0.1
+        trainer.set_learning_rate(lr)
+        trainer.after_growth()
+        trainer.optimizer.state.clear()
+        action = f"lowered the learning rate to {lr:g}"
+    else:
+        action = "restarted L-BFGS from them"
+    call.diverged_stop = give_up or state.n_divergences >= MAX_DIVERGENCES
+    if call.diverged_stop:
+        action = "stopped training"
+    warnings.warn(
+        f"{call.name}: the training loss diverged (non-finite or exploding, "
+        f"divergence {state.n_divergences} of at most {MAX_DIVERGENCES}); rolled back to "
+        f"the last good weights and {action}. Lower learning_rate_init, or scale the data "
+        "(e.g. sklearn.preprocessing.StandardScaler).", ConvergenceWarning)

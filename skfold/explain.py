@@ -1,0 +1,116 @@
+"""Why a hidden unit exists: the mistake it was grown to fix, read off ``growth_history_``."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .growth import lies_behind_instance
+from .objective import EVAL_CHUNK
+from .schedule import growth_paid
+
+
+def explain_unit(est, unit, layer=0, X=None):
+    """:meth:`~skfold.FoldGrowClassifier.explain_unit` of the fitted estimator ``est``."""
+    check_is_fitted(est)
+    sizes = est.network_.hidden_sizes
+    if not isinstance(layer, Integral) or not 0 <= layer < len(sizes):
+        raise ValueError(f"layer must be an integer in [0, {len(sizes) - 1}]; got {layer!r}.")
+    if not isinstance(unit, Integral) or not 0 <= unit < sizes[layer]:
+        raise ValueError(f"Layer {layer} has {sizes[layer]} units; unit must be an integer "
+                         f"in [0, {sizes[layer] - 1}], got {unit!r}.")
+    explanation = explain_origin(est.growth_history_, unit, layer)
+    if X is not None:
+        n_active, n = active_rows(est, unit, layer, X)
+        if n_active:
+            said = f" It is active on {n_active} of the {n} rows of X ({n_active / n:.1%})."
+        else:
+            said = (f" It is active on none of the {n} rows of X: it outputs 0 on all of "
+                    "them (a dead unit) and gets no gradient from them.")
+        explanation.update(n_active=n_active, active_fraction=n_active / n,
+                           summary=explanation["summary"] + said)
+    return explanation
+
+
+def _record_of(history, unit, layer):
+    """The latest record that created unit ``unit`` of ``layer``, or None (a seed unit)."""
+    record = None
+    for event in history:
+        if event.get("layer") != layer:
+            continue
+        if event.get("kind") == "deepen":
+            record = event if unit < event.get("width", 0) else None
+        elif event.get("unit") == unit:
+            record = event
+    return record
+
+
+def explain_origin(history, unit, layer):
+    """The explanation of a unit from the growth history alone."""
+    name = f"Unit {unit} of layer {layer}"
+    record = _record_of(history, unit, layer)
+    if record is None:
+        return {"layer": layer, "unit": unit, "origin": "seed",
+                "summary": f"{name} is a seed unit: the network started with it."}
+    if record["kind"] == "deepen":
+        return {"layer": layer, "unit": unit, "origin": "deepen",
+                "epoch": record.get("epoch"), "growth": record.get("growth"),
+                "summary": f"{name} was created at epoch {record.get('epoch')} as a copy "
+                           f"(identity) of unit {unit} of layer {layer - 1}, when the "
+                           "network was deepened."}
+    explanation = {**record, "origin": "growth"}
+    before, after = record.get("loss_before"), record.get("loss_after")
+    change = None if before is None or after is None else after - before
+    explanation["loss_change"] = change
+    explanation["paid"] = growth_paid(record)
+    summary = f"{name} was added at epoch {record['epoch']} (init={record['init']!r})"
+    summary += _instance_sentence(record, layer)
+    if change is not None:
+        summary += f" The monitored loss went from {before:.4g} to {after:.4g} ({change:+.3g})"
+        if explanation["paid"] is None:
+            summary += "."
+        else:
+            summary += (f": the growth {'paid' if explanation['paid'] else 'did not pay'} "
+                        f"(it needed a fall of more than {record.get('gain_needed'):.3g}, see "
+                        "tol and min_growth_gain).")
+    explanation["summary"] = summary
+    return explanation
+
+
+def _instance_sentence(record, layer):
+    """The part of the summary that says which mistake the unit was folded on, and where."""
+    if record.get("x_t") is None:
+        return ", without a typical instance."
+    fold = record.get("x_f") if record.get("x_f") is not None else record.get("h_f")
+    fallback = record.get("fallback")
+    point = (f"{np.round(fold, 4).tolist()}"
+             + (" (in the layer's input space)" if layer else "")
+             + f" at distance {record['fold_distance']:.4g} from it")
+    if lies_behind_instance(fallback):
+        where = (f"its hyperplane lies just behind it, normal to the loss gradient "
+                 f"there, through {point} (fallback {fallback!r}, instead of a fold "
+                 "point)")
+    else:
+        where = (f"its hyperplane passes through the fold point {point}"
+                 + (f" (fallback {fallback!r})" if fallback else ""))
+    return (f" to fix instance {record['instance_index']}, "
+            f"x_t = {np.round(record['x_t'], 4).tolist()}, predicted "
+            f"{record['predicted']!r} where the truth is {record['true']!r}; "
+            f"{where}.")
+
+
+def active_rows(est, unit, layer, X):
+    """How many rows of ``X`` give the unit a positive pre-activation, and of how many."""
+    X = validate_data(est, X, reset=False, dtype=np.float64)
+    net = est.network_
+    weight, bias = net.weights[layer].detach()[unit], net.biases[layer].detach()[unit]
+    n_active = 0
+    with torch.no_grad():
+        for start in range(0, X.shape[0], EVAL_CHUNK):
+            rows = torch.as_tensor(X[start:start + EVAL_CHUNK], dtype=weight.dtype,
+                                   device=weight.device)
+            n_active += int(((net.hidden_input(rows, layer) @ weight + bias) > 0).sum())
+    return n_active, X.shape[0]

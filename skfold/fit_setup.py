@@ -1,0 +1,155 @@
+"""What a ``fit`` or ``partial_fit`` call starts from: a new :class:`~skfold.fit_state.FitState`
+or the fitted one, with the estimator's parameters as they are set now, and its data as tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+from .fit_state import FitState
+from .folding import GrowthSettings
+from .network import GrowableMLP
+from .schedule import GrowthSchedule
+from .training import Trainer, auto_batch_size
+
+#: Training precision. Mini-batch solvers train in float32 (half the memory traffic on large
+#: data). L-BFGS trains in float64, as scikit-learn's MLP does: its line search needs a loss
+#: accurate beyond float32's 1e-7 (in float32 it stalls right after a growth). Predictions
+#: are always computed in float64 from float64 input (see the estimators' ``_forward``).
+SOLVER_DTYPES = {"lbfgs": torch.float64, "adam": torch.float32, "sgd": torch.float32}
+#: ``solver="auto"`` uses full-batch L-BFGS up to this many training rows, Adam above
+#: (``benchmarks/results/mid_size.md``).
+AUTO_LBFGS_MAX_SAMPLES = 100_000
+
+
+def effective_solver(solver, n_samples, incremental):
+    """``solver`` with ``"auto"`` resolved."""
+    if solver != "auto":
+        return solver
+    if incremental or n_samples > AUTO_LBFGS_MAX_SAMPLES:
+        return "adam"
+    return "lbfgs"
+
+
+def seed_width(est, n_outputs):
+    """``hidden_units``; ``"auto"``: as many units as outputs, at least 2, at most
+    ``max_hidden_units``. Fewer hidden units than classes make the hidden layer a rank
+    bottleneck of the output logits, which growth must first undo one plateau at a time."""
+    if est.hidden_units != "auto":
+        return est.hidden_units
+    return min(max(2, n_outputs), est.max_hidden_units)
+
+
+def schedule_settings(est):
+    """The estimator's parameters that the growth schedule keeps."""
+    return dict(kind=est.growth_schedule, grow_every=est.grow_every,
+                n_iter_no_change=est.n_iter_no_change, tol=est.tol,
+                growth_patience=est.growth_patience, min_growth_gain=est.min_growth_gain,
+                max_hidden_units=est.max_hidden_units, max_depth=est.max_depth)
+
+
+def growth_settings(est):
+    """The estimator's parameters that every growth step shares."""
+    return GrowthSettings(task=est._task, init=est.init,
+                          instance_selection=est.instance_selection,
+                          n_clusters=est.n_clusters, search_subsample=est.search_subsample,
+                          fold_point=est.fold_point)
+
+
+def new_trainer(est, network, solver, generator):
+    """A trainer (and optimizer) for ``network`` with the estimator's current settings."""
+    return Trainer(network, solver=solver, learning_rate=est.learning_rate_init,
+                   momentum=est.momentum, alpha=est.alpha, batch_size=1, task=est._task,
+                   generator=generator)
+
+
+def new_state(est, n_features, n_outputs, n_samples, incremental, device):
+    """A freshly initialised network and everything that trains it."""
+    rng = check_random_state(est.random_state)
+    generator = torch.Generator()
+    generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+    solver = effective_solver(est.solver, n_samples, incremental)
+    width = seed_width(est, n_outputs)
+    network = GrowableMLP.initialize(n_features, [width], n_outputs, generator=generator,
+                                     dtype=SOLVER_DTYPES[solver], device=device)
+    return FitState(network=network, trainer=new_trainer(est, network, solver, generator),
+                    schedule=GrowthSchedule(**schedule_settings(est)), rng=rng, solver=solver,
+                    hidden_units=width, early_stopping=est.early_stopping)
+
+
+def check_room_for_the_network(est, state):
+    total = sum(state.network.hidden_sizes)
+    if total > est.max_hidden_units:
+        raise ValueError(
+            f"The fitted network has {total} hidden units, more than max_hidden_units="
+            f"{est.max_hidden_units}, and a grown network does not shrink: raise "
+            "max_hidden_units, or set warm_start=False to fit a new network.")
+
+
+def continue_state(est, state, n_samples, incremental, device):
+    """Prepare the fitted ``state`` to train on with the parameters set now (``set_params``
+    between calls), as ``MLPClassifier`` does: the schedule's settings and ``alpha`` on every
+    call; on a warm-started ``fit``, also a fresh start of the monitored loss and a new
+    optimizer with the current solver, step size and momentum (Adam's moments start afresh,
+    as in ``MLPClassifier``)."""
+    check_room_for_the_network(est, state)
+    if not incremental:
+        # warm start: a stale best loss (other data) would make every epoch of this call
+        # look worse, and the end of the fit would restore the old network
+        state.schedule.restart()
+        state.forget_progress()
+    for name, value in schedule_settings(est).items():
+        setattr(state.schedule, name, value)
+    if incremental:
+        state.trainer.alpha = est.alpha  # the optimizer and its step size go on
+    else:
+        if est.early_stopping and state.validation_scores is None:  # switched on now
+            state.validation_scores, state.best_validation_score = [], None
+            state.best_loss = None  # as in a fit that stops early from the start
+        if not est.early_stopping and state.best_loss is None:  # switched off now
+            state.best_loss = np.inf
+        state.solver = effective_solver(est.solver, n_samples, incremental=False)
+        state.network.to(SOLVER_DTYPES[state.solver])
+        state.trainer = new_trainer(est, state.network, state.solver, state.trainer.generator)
+    if state.network.weights[0].device != device:
+        state.move_to(device)
+
+
+def to_tensor(array, dtype, device):
+    """``array`` as a tensor of ``dtype`` on ``device``, sharing its memory where it can."""
+    np_dtype = {torch.float32: np.float32, torch.float64: np.float64,
+                torch.int64: np.int64}[dtype]
+    # Copy only when needed: read-only memmaps (joblib workers) must not be shared.
+    array = np.require(array, dtype=np_dtype, requirements=["C", "W"])
+    return torch.from_numpy(array).to(device)
+
+
+def split_validation(est, state, X, y_enc, sw, rows):
+    """Hold out ``validation_fraction`` of the rows, stratified where the task allows and the
+    classes are large enough; returns the training part and the held-out part."""
+    stratify = est._task.stratify(y_enc)
+    try:
+        X, X_val, y_enc, y_val, sw, sw_val, rows, _ = train_test_split(
+            X, y_enc, sw, rows, test_size=est.validation_fraction, stratify=stratify,
+            random_state=state.rng.randint(np.iinfo(np.int32).max))
+    except ValueError:
+        X, X_val, y_enc, y_val, sw, sw_val, rows, _ = train_test_split(
+            X, y_enc, sw, rows, test_size=est.validation_fraction,
+            random_state=state.rng.randint(np.iinfo(np.int32).max))
+    return (X, y_enc, sw, rows), (X_val, y_val, sw_val)
+
+
+def data_tensors(est, state, X, y_enc, sw, device):
+    """``(X, y, sample_weight)`` as the training tensors of ``state``'s solver."""
+    dtype = SOLVER_DTYPES[state.solver]
+    return (to_tensor(X, dtype, device), to_tensor(y_enc, est._task.target_dtype(dtype), device),
+            to_tensor(sw, dtype, device))
+
+
+def batch_size(est, n_samples):
+    if est.batch_size == "auto":
+        return auto_batch_size(n_samples)
+    return int(np.clip(est.batch_size, 1, n_samples))

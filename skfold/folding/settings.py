@@ -1,0 +1,23 @@
+"""The settings every growth step of a fit shares, as one small object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..tasks import Task
+
+INITS = ("fold", "fold_direction", "gradmax", "random")
+INSTANCE_SELECTIONS = ("kmeans", "max_loss", "random")
+FOLD_POINTS = ("segment", "nearest")
+
+
+@dataclass(frozen=True)
+class GrowthSettings:
+    """The estimator's growth-search parameters (see its docstring for each)."""
+
+    task: Task
+    init: str = "fold"
+    instance_selection: str = "kmeans"
+    n_clusters: int = 8
+    search_subsample: int = 2000
+    fold_point: str = "segment"

@@ -1,0 +1,45 @@
+"""``growth_history_``: one plain-dict record per growth event (DESIGN section 6)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def empty_event(layer, unit, init, kind="widen"):
+    """A ``growth_history_`` record with every DESIGN section 6 field present (None until
+    known)."""
+    return {"kind": kind, "layer": layer, "unit": unit, "init": init,
+            "instance_index": None, "x_t": None, "x_f": None, "h_t": None, "h_f": None,
+            "fold_distance": None, "predicted": None, "true": None, "instance_loss": None,
+            "cluster_size": None, "cluster_mean_loss": None, "cluster_rank": None,
+            "n_clusters_used": None, "fallback": None, "skipped": None}
+
+
+def events_of_last_growth(history):
+    last = history[-1]["growth"]
+    return [e for e in history if e["growth"] == last]
+
+
+def close_history(state, final=True):
+    """Record the loss after the last growth's training phase: its best monitored loss.
+
+    ``final=False`` (the end of a ``partial_fit`` call) records the best so far: the phase
+    goes on in the next calls, which update the record until the next growth closes it.
+    """
+    if not state.growth_open:
+        return
+    phase_best = state.phase_best
+    for event in events_of_last_growth(state.history):
+        event["loss_after"] = float(phase_best) if np.isfinite(phase_best) else None
+    state.growth_open = not final
+
+
+def mark_units_in_model(state):
+    """Set every record's ``in_final_model``: whether its unit is in the network now (a
+    return to an earlier, narrower network drops the units grown after it); None for a
+    record without a unit."""
+    sizes = state.network.hidden_sizes
+    for event in state.history:
+        unit, layer = event.get("unit"), event.get("layer")
+        event["in_final_model"] = (None if unit is None
+                                   else layer < len(sizes) and unit < sizes[layer])

@@ -1,0 +1,84 @@
+"""A one-feature regressor's fit, with the kink each folded unit puts in it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import (
+    FOLD_COLORS,
+    check_2d,
+    fold_events,
+    fold_id,
+    fold_label,
+    preactivation,
+    pyplot,
+    split_pipeline,
+    to_data_space,
+    to_model_space,
+)
+
+
+def plot_regression_fit(estimator, X, y, ax=None, show_folds=True, *, n_points=500,
+                        legend=True, label="fit", color="C0"):
+    """A one-feature, one-target regressor's fit, with the kink each folded unit puts in it.
+
+    Parameters
+    ----------
+    estimator : fitted regressor or Pipeline ending in one
+    X : array-like of shape (n_samples, 1)
+    y : array-like of shape (n_samples,)
+    ax : matplotlib Axes, default=None
+    show_folds : bool or "last", default=True
+        Draw, for every unit born from a fold (``"last"``: the latest growth's), the typical
+        instance ``(x_t, y_t)`` (star), the fold point ``x_f`` on the fit (cross; for a unit
+        whose kink went behind ``x_t`` instead, see ``growth_history_``'s ``fallback``, the
+        point it passes through) and the unit's kink, where its pre-activation is zero with the
+        current weights (dashed vertical line).
+    n_points : int, default=500
+        Points of the plotted curve.
+    legend : bool, default=True
+    label, color : str
+        Legend label and colour of the fitted curve.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    plt = pyplot()
+    pre, final = split_pipeline(estimator)
+    X = check_2d(X, 1, "plot_regression_fit")
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim > 1 and y.shape[1] != 1:
+        raise ValueError(f"plot_regression_fit draws one target; y has shape {y.shape}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+    events = fold_events(estimator, show_folds)
+    xs = np.linspace(X.min(), X.max(), n_points)[:, None]
+    ax.scatter(X[:, 0], y.ravel(), s=8, color="0.6", label="data", zorder=1)
+    ax.plot(xs[:, 0], np.ravel(estimator.predict(xs)), color=color, lw=2, label=label, zorder=2)
+    Zs = to_model_space(pre, xs)
+    for i, event in enumerate(events):
+        fold_color = FOLD_COLORS[i % len(FOLD_COLORS)]
+        z = preactivation(final, Zs, event["layer"], event["unit"])
+        for j in np.flatnonzero(np.diff(np.sign(z)) != 0):
+            # linear interpolation of the zero crossing between two curve points
+            x0 = xs[j, 0] - z[j] * (xs[j + 1, 0] - xs[j, 0]) / (z[j + 1] - z[j])
+            ax.axvline(x0, color=fold_color, ls="--", lw=1.3, zorder=1,
+                       gid=f"kink {fold_id(event)}")
+        x_t = to_data_space(pre, event["x_t"])
+        if x_t is None:
+            continue
+        y_t = np.ravel(event["true"])[0]
+        ax.scatter(x_t[0, 0], y_t, marker="*", s=200, color=fold_color, edgecolors="k",
+                   linewidths=0.8, zorder=4, label=f"$x_t$ of {fold_label(event)}",
+                   gid=f"x_t {fold_id(event)}")
+        if event.get("x_f") is not None:
+            x_f = to_data_space(pre, event["x_f"])[0, 0]
+            ax.scatter(x_f, np.ravel(estimator.predict([[x_f]]))[0], marker="X", s=70,
+                       color=fold_color, edgecolors="k", linewidths=0.8, zorder=4,
+                       gid=f"x_f {fold_id(event)}")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if legend:
+        ax.legend(loc="best", fontsize="small", framealpha=0.8)
+    return ax
