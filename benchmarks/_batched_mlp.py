@@ -9,8 +9,9 @@ full-batch Adam. Network ``s`` of the batch holds ``W1[s]`` ``(n_hidden, n_featu
 
 Each network's objective is skfold's (:func:`skfold.objective.objective` with unit sample
 weights): mean cross-entropy plus ``alpha / 2 * ||W||^2 / n``. Networks share no parameters and
-Adam is elementwise, so one Adam step over the batched tensors is one :class:`torch.optim.Adam`
-step on every network (tested against :class:`skfold.training.Trainer`). The ReLU's derivative
+Adam is elementwise, so one Adam step over the batched tensors is one step of skfold's Adam
+(:class:`skfold.optimizers.FlatOptimizer`: a step count per entry) on every network (tested
+against :class:`skfold.training.Trainer`). The ReLU's derivative
 at 0 is 1, as :func:`skfold.network.relu`'s, so GradMax's zero-incoming units can learn.
 """
 
@@ -48,6 +49,7 @@ class BatchedMLP:
         self.step_count = 0
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.entry_steps = [torch.zeros_like(p) for p in self.params]  # Adam steps per entry
 
     # ------------------------------------------------------------------ conversion
     @classmethod
@@ -80,14 +82,15 @@ class BatchedMLP:
         """Load grown networks (one per batch entry, all of one shape) into the batch.
 
         Growth only appends units, so every old parameter entry keeps its index: Adam's moments
-        are carried into the enlarged tensors and the new entries start at zero, with the step
-        count kept, exactly as :meth:`skfold.training.Trainer.after_growth` does.
+        and step counts are carried into the enlarged tensors and the new entries start fresh
+        (zero moments, zero steps), exactly as :meth:`skfold.training.Trainer.after_growth`
+        does.
         """
         if len(networks) != self.n_networks:
             raise ValueError(f"need {self.n_networks} networks, got {len(networks)}")
         grown = BatchedMLP.from_networks(networks, dtype=self.params[0].dtype)
         for i, new in enumerate(grown.params):
-            for state in (self.exp_avg, self.exp_avg_sq):
+            for state in (self.exp_avg, self.exp_avg_sq, self.entry_steps):
                 padded = torch.zeros_like(new)
                 padded[tuple(slice(0, n) for n in state[i].shape)] = state[i]
                 state[i] = padded
@@ -107,6 +110,8 @@ class BatchedMLP:
                        for i in range(len(first.params))]
         out.exp_avg_sq = [torch.cat([b.exp_avg_sq[i] for b in batches])
                           for i in range(len(first.params))]
+        out.entry_steps = [torch.cat([b.entry_steps[i] for b in batches])
+                           for i in range(len(first.params))]
         return out
 
     def copy(self) -> "BatchedMLP":
@@ -185,12 +190,15 @@ class BatchedMLP:
             recorded.append(self._adam_steps([p[rows] for p in self.params],
                                              [m[rows] for m in self.exp_avg],
                                              [v[rows] for v in self.exp_avg_sq],
+                                             [t[rows] for t in self.entry_steps],
                                              X, onehot, n_steps, record_every))
         self.step_count += n_steps
         return torch.cat(recorded, dim=1)
 
-    def _adam_steps(self, params, exp_avg, exp_avg_sq, X, onehot, n_steps, record_every):
-        """Adam (torch's update, step for step) on views of the batch, updated in place."""
+    def _adam_steps(self, params, exp_avg, exp_avg_sq, entry_steps, X, onehot, n_steps,
+                    record_every):
+        """skfold's Adam (bias-corrected by each entry's own step count) on views of the
+        batch, updated in place."""
         beta1, beta2 = self.betas
         recorded = []
         for step in range(n_steps):
@@ -198,12 +206,10 @@ class BatchedMLP:
             losses, grads = self.value_and_grad(params, X, onehot, need_loss=record)
             if record:
                 recorded.append(losses)
-            t = self.step_count + step + 1
-            bias1 = 1 - beta1 ** t
-            bias2_sqrt = (1 - beta2 ** t) ** 0.5
-            for p, g, m, v in zip(params, grads, exp_avg, exp_avg_sq):
+            for p, g, m, v, t in zip(params, grads, exp_avg, exp_avg_sq, entry_steps):
+                t.add_(1.0)
                 m.lerp_(g, 1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                p.addcdiv_(m, (v.sqrt() / bias2_sqrt).add_(self.eps),
-                           value=-self.learning_rate / bias1)
+                denom = v.div(1 - beta2 ** t).sqrt_().add_(self.eps).mul_(1 - beta1 ** t)
+                p.addcdiv_(m, denom, value=-self.learning_rate)
         return torch.stack(recorded)

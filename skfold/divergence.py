@@ -57,8 +57,7 @@ def handle(call, give_up=False):
     if trainer.optimizer is not None:
         lr = trainer.learning_rate * 0.1
         trainer.set_learning_rate(lr)
-        trainer.after_growth()
-        trainer.optimizer.state.clear()
+        trainer.optimizer.reset_state()
         action = f"lowered the learning rate to {lr:g}"
     else:
         action = "restarted L-BFGS from them"

@@ -8,6 +8,7 @@ import torch
 from .lbfgs import LbfgsRun
 from .network import GrowableMLP
 from .objective import objective_and_gradient, unless_all_ones
+from .optimizers import FlatOptimizer
 from .tasks import Task, task_named
 
 #: ``batch_size="auto"`` keeps an epoch to about this many mini-batch steps on large data.
@@ -28,8 +29,9 @@ class Trainer:
     """Holds the optimizer of one network and runs its training steps.
 
     The optimizer state of existing parameters survives growth (:meth:`after_growth`): Adam's
-    moments and SGD's momentum are copied into the enlarged tensors, new entries start at zero.
-    ``task`` is a :class:`~skfold.tasks.Task` or its name.
+    moments and step counts and SGD's momentum are copied into the enlarged tensors, new entries
+    start fresh (:class:`~skfold.optimizers.FlatOptimizer`). ``task`` is a
+    :class:`~skfold.tasks.Task` or its name.
     """
 
     def __init__(self, network: GrowableMLP, *, solver, learning_rate, momentum, alpha,
@@ -51,53 +53,25 @@ class Trainer:
         self.stalled_at = None
 
     def _make_optimizer(self):
-        params = list(self.network.parameters())
-        if self.solver == "adam":
-            return _fused_if_supported(torch.optim.Adam, params, lr=self.learning_rate)
-        return _fused_if_supported(torch.optim.SGD, params, lr=self.learning_rate,
-                                   momentum=self.momentum, nesterov=self.momentum > 0)
+        return FlatOptimizer(self.network, self.solver, self.learning_rate, self.momentum)
 
     def set_learning_rate(self, lr):
         self.learning_rate = lr
         if self.optimizer is not None:
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            self.optimizer.learning_rate = lr
 
     def after_growth(self, replaced=()):
-        """Rebuild the optimizer over the grown network, carrying old parameters' state.
+        """Drive the grown network, carrying old parameters' optimizer state.
 
         ``replaced`` lists ``(old_param, new_param, slices)`` from :meth:`GrowableMLP.widen`;
-        parameters that were not replaced keep their state object as is.
+        parameters that were not replaced keep their state, new entries start fresh.
         """
-        if self.optimizer is None:
-            return
-        old_state = self.optimizer.state
-        new_opt = self._make_optimizer()
-        carried = {id(new): (old, slices) for old, new, slices in replaced}
-        for p in new_opt.param_groups[0]["params"]:
-            if id(p) in carried:
-                old, slices = carried[id(p)]
-                if old not in old_state:
-                    continue
-                state = {}
-                for key, value in old_state[old].items():
-                    if torch.is_tensor(value) and value.shape == old.shape:
-                        grown = torch.zeros_like(p)
-                        grown[slices] = value
-                        state[key] = grown
-                    else:
-                        state[key] = value.clone() if torch.is_tensor(value) else value
-                new_opt.state[p] = state
-            elif p in old_state:
-                new_opt.state[p] = {k: v.to(p.device) if torch.is_tensor(v) and v.dim() else v
-                                    for k, v in old_state[p].items()}
-        self.optimizer = new_opt
+        if self.optimizer is not None:
+            self.optimizer.bind(self.network, replaced)
 
     def state_dict(self) -> dict:
         """Everything needed to resume training, as CPU tensors (picklable, device-free)."""
-        opt = None
-        if self.optimizer is not None:
-            opt = _to_cpu(self.optimizer.state_dict())
+        opt = None if self.optimizer is None else self.optimizer.state_dict()
         return {"solver": self.solver, "learning_rate": self.learning_rate,
                 "momentum": self.momentum, "alpha": self.alpha, "batch_size": self.batch_size,
                 "task": self.task.name, "generator": self.generator.get_state(),
@@ -125,7 +99,6 @@ class Trainer:
         order = torch.randperm(n, generator=self.generator).to(X.device)
         total = torch.zeros((), dtype=torch.float64, device=X.device)
         sample_weight = unless_all_ones(sample_weight)
-        params = list(self.network.parameters())
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             xb, yb = X.index_select(0, idx), y.index_select(0, idx)
@@ -133,9 +106,7 @@ class Trainer:
             with torch.no_grad():
                 loss, grads = objective_and_gradient(self.network, xb, yb, wb, self.task,
                                                      self.alpha)
-            for p, g in zip(params, grads):
-                p.grad = g
-            self.optimizer.step()
+            self.optimizer.step(grads)
             total.add_(loss, alpha=idx.shape[0])
         return float(total) / n
 
@@ -159,21 +130,3 @@ class Trainer:
         return LbfgsRun(self, X, y, sample_weight, max_iter=max_iter, gtol=gtol,
                         callback=callback, stuck_gradient=stuck_gradient,
                         load_each_iteration=load_each_iteration)()
-
-
-def _fused_if_supported(optimizer_class, params, **kwargs):
-    """The fused (single-kernel) optimizer where torch has one for these parameters."""
-    try:
-        return optimizer_class(params, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):  # older torch, or a device without the kernel
-        return optimizer_class(params, **kwargs)
-
-
-def _to_cpu(obj):
-    if torch.is_tensor(obj):
-        return obj.detach().cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return obj

@@ -99,19 +99,15 @@ def test_adam_state_of_old_parameters_survives_growth():
     sw = torch.ones(64)
     for _ in range(3):
         trainer.epoch(X, y, sw)
-    old_w = network.weights[0]
-    old_state = {k: v.clone() for k, v in trainer.optimizer.state[old_w].items()}
-    out_b = network.biases[1]
-    out_b_state = {k: v.clone() for k, v in trainer.optimizer.state[out_b].items()}
+    # state_dict lists each key's state per parameter: weights first, then biases
+    before = trainer.optimizer.state_dict()
     replaced = network.widen(0, torch.ones(2, 3), torch.zeros(2))
     trainer.after_growth(replaced)
-    new_w = network.weights[0]
-    state = trainer.optimizer.state[new_w]
-    torch.testing.assert_close(state["exp_avg"][:4], old_state["exp_avg"])
-    torch.testing.assert_close(state["exp_avg_sq"][:4], old_state["exp_avg_sq"])
-    assert torch.all(state["exp_avg"][4:] == 0) and torch.all(state["exp_avg_sq"][4:] == 0)
-    # an untouched parameter keeps its own state object
-    torch.testing.assert_close(trainer.optimizer.state[out_b]["exp_avg"], out_b_state["exp_avg"])
+    after = trainer.optimizer.state_dict()
+    for key in ("exp_avg", "exp_avg_sq", "step"):
+        torch.testing.assert_close(after[key][0][:4], before[key][0])  # the widened layer
+        assert torch.all(after[key][0][4:] == 0)  # its new units start fresh
+        torch.testing.assert_close(after[key][3], before[key][3])  # the untouched output bias
     # and training continues without error on the grown network
     loss = trainer.epoch(X, y, sw)
     assert np.isfinite(loss)
