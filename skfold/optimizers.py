@@ -16,7 +16,12 @@ import torch
 
 ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-8  # torch's and scikit-learn's defaults
 #: State buffers of each solver, one value per parameter entry.
-STATE_KEYS = {"adam": ("exp_avg", "exp_avg_sq", "step"), "sgd": ("momentum_buffer",)}
+#: Adam's ``beta1_power`` and ``beta2_power`` are ``beta ** step``, kept rather than recomputed
+#: so that a copied or reloaded optimizer goes on bit for bit.
+STATE_KEYS = {"adam": ("exp_avg", "exp_avg_sq", "step", "beta1_power", "beta2_power"),
+              "sgd": ("momentum_buffer",)}
+#: The value of a fresh entry, where it is not zero.
+FRESH = {"beta1_power": 1.0, "beta2_power": 1.0}
 
 
 class FlatOptimizer:
@@ -47,43 +52,33 @@ class FlatOptimizer:
         fresh.
         """
         old = getattr(self, "params", [])
-        if old:
-            self._sync_steps()
         old_state = {id(p): self.param_state(i) for i, p in enumerate(old)}
         grown = {id(new): (old_state.get(id(p)), slices) for p, new, slices in carried}
-        self.params = list(network.parameters())
-        self.sizes = [p.numel() for p in self.params]
-        like = self.params[0]
-        total = sum(self.sizes)
-        self.flat = torch.empty(total, dtype=like.dtype, device=like.device)
-        self.state = {key: torch.zeros(total, dtype=like.dtype, device=like.device)
-                      for key in STATE_KEYS[self.solver]}
+        params = list(network.parameters())
+        sizes = [p.numel() for p in params]
+        like, total = params[0], sum(sizes)
+        flat = torch.empty(total, dtype=like.dtype, device=like.device)
+        state = {key: torch.full((total,), FRESH.get(key, 0.0), dtype=like.dtype,
+                                 device=like.device)
+                 for key in STATE_KEYS[self.solver]}
+        starts = [sum(sizes[:i]) for i in range(len(params))]
         with torch.no_grad():
-            for param, view in zip(self.params, self._views(self.flat)):
-                view.copy_(param.detach())
+            for param, start, size in zip(params, starts, sizes):
+                flat[start:start + size].copy_(param.detach().reshape(-1))
+                target = {key: value[start:start + size].view_as(param)
+                          for key, value in state.items()}
+                if id(param) in old_state:
+                    for key, value in old_state[id(param)].items():
+                        target[key].copy_(value)
+                elif grown.get(id(param), (None,))[0] is not None:
+                    source, slices = grown[id(param)]
+                    for key, value in source.items():
+                        target[key][slices] = value
+        # all at once, so that an interruption leaves the optimizer as it was or as it is now
+        self.params, self.sizes, self.flat, self.state = params, sizes, flat, state
+        with torch.no_grad():
+            for param, view in zip(params, self._views(flat)):
                 param.data = view
-        for i, param in enumerate(self.params):
-            target = self.param_state(i)
-            if id(param) in old_state:
-                for key, value in old_state[id(param)].items():
-                    target[key].copy_(value)
-            elif grown.get(id(param), (None,))[0] is not None:
-                source, slices = grown[id(param)]
-                for key, value in source.items():
-                    target[key][slices] = value
-        self._start_counting()
-
-    def _start_counting(self):
-        """Cache ``beta ** step`` per entry; the step buffer is brought up to date lazily."""
-        self._steps_since_bind = 0
-        if self.solver == "adam":
-            step = self.state["step"]
-            self._decays = tuple(torch.pow(beta, step) for beta in ADAM_BETAS)
-
-    def _sync_steps(self):
-        if self.solver == "adam" and self._steps_since_bind:
-            self.state["step"].add_(float(self._steps_since_bind))
-            self._steps_since_bind = 0
 
     def _views(self, flat):
         return [chunk.view_as(p) for p, chunk in zip(self.params, torch.split(flat, self.sizes))]
@@ -96,13 +91,11 @@ class FlatOptimizer:
 
     def reset_state(self):
         """Every entry starts afresh (after a roll-back from a divergence)."""
-        for value in self.state.values():
-            value.zero_()
-        self._start_counting()
+        for key, value in self.state.items():
+            value.fill_(FRESH.get(key, 0.0))
 
     def state_dict(self):
         """Per-parameter state as CPU tensors of the parameters' shapes."""
-        self._sync_steps()
         return {key: [self.param_state(i)[key].detach().cpu().clone()
                       for i in range(len(self.params))] for key in self.state}
 
@@ -111,7 +104,6 @@ class FlatOptimizer:
             for target, value in zip((self.param_state(i)[key] for i in range(len(self.params))),
                                      state[key]):
                 target.copy_(value)
-        self._start_counting()
 
     # ------------------------------------------------------------------ the step
     @torch.no_grad()
@@ -126,8 +118,8 @@ class FlatOptimizer:
     def _adam(self, grad):
         beta1, beta2 = ADAM_BETAS
         m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
-        self._steps_since_bind += 1
-        decay1, decay2 = self._decays
+        decay1, decay2 = self.state["beta1_power"], self.state["beta2_power"]
+        self.state["step"].add_(1.0)
         decay1.mul_(beta1)  # beta1 ** step, entry by entry
         decay2.mul_(beta2)
         m.lerp_(grad, 1 - beta1)
