@@ -197,6 +197,26 @@ class BaseFoldGrow(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        """Train a copy of the fitted state (or a new one) and hand it over when done.
+
+        Whatever happens before the call ends (bad input, an error, a ``KeyboardInterrupt``
+        before any epoch), the estimator is left exactly as it was; an interruption after an
+        epoch ends the call with the best network of the call and a warning.
+        """
+        previous = self.__dict__.copy()
+        try:
+            state, call, y_enc, sw = self._start_call(X, y, sample_weight, incremental,
+                                                      classes)
+            run(call, y_enc, sw)
+            self.__dict__ = {**self.__dict__, "_state": state, "device_": call.device}
+            return self
+        except BaseException:
+            self.__dict__ = previous
+            raise
+
+    def _start_call(self, X, y, sample_weight, incremental, classes):
+        """Validate the data and prepare the state a call trains, without touching the fitted
+        one."""
         first = not hasattr(self, "_state") or not (self.warm_start or incremental)
         X, y = validate_Xy(self, X, y, reset=first)
         sw = validate_sample_weight(sample_weight, X)
@@ -209,14 +229,14 @@ class BaseFoldGrow(BaseEstimator):
                          else fit_setup.effective_solver(self.solver, X.shape[0], incremental))
         device = resolve_device(self.device)
         if first:
-            self._state = fit_setup.new_state(self, X.shape[1], self._n_output_units(),
-                                              X.shape[0], incremental, device)
+            state = fit_setup.new_state(self, X.shape[1], self._n_output_units(), X.shape[0],
+                                        incremental, device)
         else:
-            fit_setup.continue_state(self, self._state, X.shape[0], incremental, device)
-        state = self._state
+            state = self._state.copy()
+            fit_setup.continue_state(self, state, X.shape[0], incremental, device)
         state.schedule.start_call()
-        self.device_ = str(device)
         call = FitCall(self, state, None, rows=rows, incremental=incremental)
+        call.device = str(device)
         if self.early_stopping and not incremental:
             (X, y_enc, sw, call.rows), (X_val, y_val, sw_val) = fit_setup.split_validation(
                 self, state, X, y_enc, sw, rows)
@@ -224,8 +244,7 @@ class BaseFoldGrow(BaseEstimator):
                         sw_val)
         call.data = fit_setup.data_tensors(self, state, X, y_enc, sw, device)
         state.trainer.batch_size = fit_setup.batch_size(self, X.shape[0])
-        run(call, y_enc, sw)
-        return self
+        return state, call, y_enc, sw
 
     def grow(self, X, y, n_units=1):
         """Perform one growth step now, on ``(X, y)``, whatever the schedule says.
@@ -257,7 +276,7 @@ class BaseFoldGrow(BaseEstimator):
                 "further.")
         X, y = validate_Xy(self, X, y, reset=False)
         y_enc = self._encode_targets(y, first=False, classes=None)
-        state = self._state
+        state = self._state.copy()  # handed over once the step is done
         check_magnitudes(self, X, y_enc, state.solver)
         device = state.network.weights[0].device
         for name, value in fit_setup.schedule_settings(self).items():
@@ -271,6 +290,7 @@ class BaseFoldGrow(BaseEstimator):
         # The grown network is the one to keep: same predictions, and the user asked for it.
         state.best = snapshot(state.network)
         mark_units_in_model(state)
+        self._state = state
         return self
 
     def explain_unit(self, unit, layer=0, X=None):

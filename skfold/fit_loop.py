@@ -48,6 +48,7 @@ class FitCall:
         self.settings = est._growth_settings()
         self.name = type(est).__name__
         self.start = snapshot(state.network)  # the roll-back target until an epoch does better
+        self.start_iter = state.n_iter
         self.diverged_stop = False
         self.divergence_threshold = None
         self.progress = None
@@ -80,10 +81,11 @@ def run(call, y_enc, sw):
             call.divergence_threshold = divergence.threshold(call, y_enc, sw)
             converged = train_loop(call, budget)
     except KeyboardInterrupt:
+        if state.n_iter == call.start_iter or state.best is None:
+            raise  # no epoch of this call ended: it leaves nothing to keep
         warnings.warn("Training interrupted by the user: the estimator keeps the best "
-                      "network seen so far.", UserWarning, stacklevel=3)
-        # The interrupted step may have left half-updated (or line-search) weights.
-        state.restore_best(est.tol, call.start, force=True)
+                      "network seen so far.", UserWarning, stacklevel=4)
+        state.keep_best_after_interruption()
     else:
         if not call.incremental:
             state.restore_best(est.tol)

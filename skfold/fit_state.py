@@ -8,6 +8,9 @@ result when they end (:mod:`skfold.fit_loop`).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -96,22 +99,47 @@ class FitState:
         self.trainer.network = self.network
         self.trainer.after_growth()
 
-    def restore_best(self, tol, start=None, force=False):
+    def restore_best(self, tol):
         """Return to the best network seen, unless the final one is within ``tol`` of it.
 
-        ``force`` (after an interruption) always returns to the best network measured, or to
-        ``start`` (the network the call started from) when no epoch ended.
         """
-        if force and self.best is None and start is not None:
-            self.load_weights(*start)
-        elif self.best is not None and (
-                force or self.schedule.best_loss < self.last_monitored - tol
-                or not np.isfinite(self.last_monitored)):
+        if self.best is not None and (self.schedule.best_loss < self.last_monitored - tol
+                                      or not np.isfinite(self.last_monitored)):
             self.load_weights(*self.best_weights())
+
+    def keep_best_after_interruption(self):
+        """The best network seen, in a new network with a fresh optimizer: an interruption may
+        have stopped the last step half done, in the network, its optimizer or both."""
+        weights, biases = self.best_weights()
+        self.network = GrowableMLP([w.clone() for w in weights], [b.clone() for b in biases])
+        old = self.trainer
+        self.trainer = Trainer(self.network, solver=old.solver, learning_rate=old.learning_rate,
+                               momentum=old.momentum, alpha=old.alpha,
+                               batch_size=old.batch_size, task=old.task,
+                               generator=old.generator)
 
     def move_to(self, device):
         self.network.to(device)
         self.trainer.after_growth()
+
+    def copy(self):
+        """An independent copy on the same device: training it leaves this state as it is."""
+        new = FitState.__new__(FitState)
+        new.__dict__.update(self.__dict__)
+        new.network = GrowableMLP([w.detach().clone() for w in self.network.weights],
+                                  [b.detach().clone() for b in self.network.biases])
+        new.trainer = self.trainer.copy(new.network)
+        new.schedule = dataclasses.replace(self.schedule)
+        new.rng = copy.deepcopy(self.rng)
+        new.folded_rows = set(self.folded_rows)
+        new.history = copy.deepcopy(self.history)
+        new.loss_curve = list(self.loss_curve)
+        new.validation_scores = (None if self.validation_scores is None
+                                 else list(self.validation_scores))
+        new.fit_time = dict(self.fit_time)
+        best = self.best_weights()
+        new.best = None if best is None else tuple([t.clone() for t in ts] for ts in best)
+        return new
 
     # ------------------------------------------------------------------ saving
     def to_dict(self):

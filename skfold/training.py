@@ -77,6 +77,26 @@ class Trainer:
                 "task": self.task.name, "generator": self.generator.get_state(),
                 "optimizer": opt}
 
+    def copy(self, network):
+        """A trainer of ``network`` (a copy of this one's) in the state this one is in."""
+        generator = torch.Generator()
+        generator.set_state(self.generator.get_state())
+        trainer = Trainer(network, solver=self.solver, learning_rate=self.learning_rate,
+                          momentum=self.momentum, alpha=self.alpha, batch_size=self.batch_size,
+                          task=self.task, generator=generator)
+        if self.optimizer is not None:
+            # by parameter: one changed in place since (deepened by hand) starts fresh
+            bound = {id(p): i for i, p in enumerate(self.optimizer.params)}
+            for j, param in enumerate(self.network.parameters()):
+                if id(param) in bound:
+                    source = self.optimizer.param_state(bound[id(param)])
+                    for key, value in trainer.optimizer.param_state(j).items():
+                        value.copy_(source[key])
+        trainer.n_nonfinite_losses = self.n_nonfinite_losses
+        trainer.last_gradient_max = self.last_gradient_max
+        trainer.stalled_at = None if self.stalled_at is None else self.stalled_at.copy()
+        return trainer
+
     @classmethod
     def from_state_dict(cls, network, state):
         generator = torch.Generator()
