@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 import torch
 from threadpoolctl import ThreadpoolController
@@ -15,9 +16,17 @@ SINGLE_THREAD_WORK = 32_000_000
 
 
 @functools.lru_cache(maxsize=1)
-def _thread_controller():
-    # Scanning the loaded libraries costs milliseconds per ``threadpool_limits`` call: once.
-    return ThreadpoolController()
+def _thread_pools():
+    """``(per-thread pools, process-wide pools)`` of the loaded libraries, as threadpoolctl
+    controllers. OpenMP's thread count belongs to each thread (``omp_set_num_threads`` sets the
+    calling thread's); a pthreads OpenBLAS's or MKL's to the whole process. Scanning the loaded
+    libraries costs milliseconds: once."""
+    controller = ThreadpoolController()
+    per_thread = [lib.filepath for lib in controller.lib_controllers
+                  if lib.user_api == "openmp" or getattr(lib, "threading_layer", "") == "openmp"]
+    shared = [lib.filepath for lib in controller.lib_controllers
+              if lib.filepath not in per_thread]
+    return controller.select(filepath=per_thread), controller.select(filepath=shared)
 
 
 def thread_limits(rows_per_step, layer_sizes):
@@ -28,16 +37,37 @@ def thread_limits(rows_per_step, layer_sizes):
     return contextlib.nullcontext()
 
 
+_LOCK = threading.Lock()
+#: How many blocks, in any thread, hold the process-wide one-thread limit, and its limiter.
+_holders = 0
+_shared_limiter = None
+
+
 @contextlib.contextmanager
 def _one_thread():
-    # torch's count is set too: once anyone has called ``torch.set_num_threads``, torch's MKL
-    # no longer follows the OpenMP limit.
+    """One thread for the block: this thread's OpenMP pools (and torch's count) are limited
+    and restored here; the process-wide pools by the first block to enter and the last to
+    leave, whatever the thread (each block restoring what it found would restore out of order
+    under concurrent fits, leaving the process at one thread). torch's count is set too: once
+    anyone has called ``torch.set_num_threads``, torch's MKL no longer follows the OpenMP
+    limit."""
+    global _holders, _shared_limiter
+    per_thread, shared = _thread_pools()
+    with _LOCK:
+        if _holders == 0:
+            _shared_limiter = shared.limit(limits=1)
+        _holders += 1
+    local = per_thread.limit(limits=1)
     previous = torch.get_num_threads()
-    with _thread_controller().limit(limits=1):
+    if previous > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
         if previous > 1:
-            torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            if previous > 1:
-                torch.set_num_threads(previous)
+            torch.set_num_threads(previous)
+        local.restore_original_limits()
+        with _LOCK:
+            _holders -= 1
+            if _holders == 0:
+                _shared_limiter.restore_original_limits()
