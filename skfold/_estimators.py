@@ -14,6 +14,7 @@ from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
     type_of_target,
+    unique_labels,
 )
 from sklearn.utils.validation import check_is_fitted
 
@@ -74,7 +75,13 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         return len(self.classes_)
 
     def _encode_targets(self, y, first, classes):
-        check_classification_targets(y)
+        try:
+            check_classification_targets(y)
+            unique_labels(y)  # scikit-learn's error for labels of types that cannot mix
+        except TypeError as exc:  # NumPy cannot sort labels of types without an order
+            raise ValueError(f"y holds labels of types that cannot be compared with each "
+                             f"other (such as strings and numbers): {exc}. Give every label "
+                             "the same type.") from exc
         if type_of_target(y) not in ("binary", "multiclass"):
             raise ValueError(f"{type(self).__name__} supports binary and multiclass targets; "
                              f"got {type_of_target(y)!r}.")
@@ -93,7 +100,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
     def _decode_event(self, event):
         for key in ("predicted", "true"):
             if event.get(key) is not None:
-                event[key] = self.classes_[event[key]].item()
+                label = self.classes_[event[key]]  # a NumPy scalar, or an object's own value
+                event[key] = label.item() if isinstance(label, np.generic) else label
 
     @available_if(_solver_is_stochastic)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
