@@ -3,6 +3,6 @@
 from ._estimators import FoldGrowClassifier, FoldGrowRegressor
 from .persistence import load, save
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["FoldGrowClassifier", "FoldGrowRegressor", "load", "save", "__version__"]

@@ -26,6 +26,11 @@ from .network import snapshot
 from .objective import EVAL_CHUNK
 
 
+#: Parameters that must be finite numbers (not booleans), beyond scikit-learn's intervals.
+_REAL_PARAMETERS = ("min_growth_gain", "alpha", "learning_rate_init", "momentum", "tol",
+                    "validation_fraction")
+
+
 def _solver_is_stochastic(estimator):
     if estimator.solver == "lbfgs":
         raise AttributeError(
@@ -167,6 +172,10 @@ class BaseFoldGrow(BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _check_params(self):
         self._validate_params()
+        for name in _REAL_PARAMETERS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not np.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}.")
         if self.hidden_units != "auto" and self.hidden_units > self.max_hidden_units:
             raise ValueError(
                 f"hidden_units={self.hidden_units} exceeds max_hidden_units="

@@ -56,6 +56,11 @@ def check_magnitudes(est, X, y_enc, solver):
                                    "TransformedTargetRegressor(transformer=StandardScaler())"))
     alternative = (", or use solver='lbfgs', which trains in float64"
                    if dtype != torch.float64 else "")
+    for name in ("alpha", "learning_rate_init"):
+        if getattr(est, name) > limit:
+            raise ValueError(f"{name}={getattr(est, name):g} is beyond what solver={solver!r} "
+                             f"represents in {str(dtype).removeprefix('torch.')} (at most "
+                             f"{limit:.2g}).")
     for name, values, advice in checks:
         largest = max(float(values.max()), -float(values.min()))
         if largest > limit:

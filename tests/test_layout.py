@@ -16,7 +16,7 @@ MAX_FUNCTION_LINES = 60  # docstring aside
 
 #: Top to bottom. A name ending in ".*" stands for a package and its modules.
 LAYERS = [
-    ["skfold", "skfold.persistence", "skfold.plotting.*"],
+    ["skfold", "skfold.persistence.*", "skfold.plotting.*"],
     ["skfold._estimators"],
     ["skfold._base"],
     ["skfold._validation", "skfold.explain", "skfold._docs"],
