@@ -17,7 +17,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import explain, fit_setup, folding
 from ._device import resolve_device
 from ._threads import thread_limits
-from ._validation import check_magnitudes, validate_sample_weight, validate_Xy
+from ._validation import (check_magnitudes, validate_sample_weight, validate_Xy,
+                          weights_for_training)
 from .fit_loop import FitCall, run
 from .fit_state import FitState
 from .growth import grow_step
@@ -234,8 +235,10 @@ class BaseFoldGrow(BaseEstimator):
         rows = np.flatnonzero(keep)  # the caller's row of each training row (growth_history_)
         if not keep.all():
             X, y_enc, sw = X[keep], y_enc[keep], sw[keep]
-        check_magnitudes(self, X, y_enc, self._state.solver if incremental and not first
-                         else fit_setup.effective_solver(self.solver, X.shape[0], incremental))
+        solver = (self._state.solver if incremental and not first
+                  else fit_setup.effective_solver(self.solver, X.shape[0], incremental))
+        check_magnitudes(self, X, y_enc, solver)
+        sw = weights_for_training(self, sw, solver)
         device = resolve_device(self.device)
         if first:
             state = fit_setup.new_state(self, X.shape[1], self._n_output_units(), X.shape[0],

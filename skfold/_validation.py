@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.utils.validation import _check_sample_weight, validate_data
@@ -43,6 +45,40 @@ def validate_sample_weight(sample_weight, X):
         raise ValueError("sample_weight sums to zero: at least one sample needs a "
                          "positive weight.")
     return sw
+
+
+def weights_for_training(est, sw, solver):
+    """``sw`` as the training dtype can hold it: weights whose sum would overflow it, or whose
+    smallest positive one would underflow it, are divided by a power of two near their mean
+    (only their ratios weigh the loss), and a warning says so; ratios it cannot hold either are
+    a ``ValueError``."""
+    dtype = SOLVER_DTYPES[solver]
+    info = torch.finfo(dtype)
+    name = str(dtype).removeprefix("torch.")
+
+    def holds(w):
+        positive = w[w > 0]
+        return positive.min() >= info.tiny and w.sum() <= float(info.max) * OVERFLOW_MARGIN
+
+    if holds(sw):
+        return sw
+    positive = sw[sw > 0]
+    exponent = int(np.round(np.log2(positive.mean())))
+    scaled = np.ldexp(sw, -exponent)
+    if not holds(scaled):
+        raise ValueError(
+            f"sample_weight's positive values range from {positive.min():.3g} to "
+            f"{positive.max():.3g}, ratios that solver={solver!r} cannot hold in {name} "
+            "(from its smallest normal number to its largest); clip or rescale them"
+            + (", or use solver='lbfgs', which trains in float64" if name != "float64" else "")
+            + ".")
+    warnings.warn(
+        f"{type(est).__name__}: sample_weight's values ({positive.min():.3g} to "
+        f"{positive.max():.3g}) are beyond what solver={solver!r} holds in {name}; they were "
+        f"divided by 2**{exponent}. Only their ratios weigh the loss; the L2 penalty (alpha, "
+        "divided by the weights' sum) now acts as on weights of mean about 1.", UserWarning,
+        stacklevel=4)
+    return scaled
 
 
 def check_magnitudes(est, X, y_enc, solver):

@@ -368,3 +368,27 @@ def test_duplicated_rows_with_growth_forced_every_epoch_fit_and_predict():
         clf.fit(X, y)
     assert_finite_predictions(clf, X)
     assert clf.growth_history_, "the growth search ran on the duplicated rows"
+
+
+# --------------------------------------------------------------------------- sample weights
+@pytest.mark.parametrize("weight", [1e39, 3e38, 1e-46, 1e-40])
+def test_weights_beyond_float32_are_rescaled_with_one_warning_and_train_as_their_ratios(weight):
+    """Adam trains in float32, which cannot hold them; only their ratios weigh the loss."""
+    from sklearn.datasets import make_moons
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    params = dict(solver="adam", max_iter=60, learning_rate_init=0.01, random_state=0)
+    reference = FoldGrowClassifier(**params).fit(X, y)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est = FoldGrowClassifier(**params).fit(X, y, sample_weight=np.full(300, weight))
+    messages = [str(w.message) for w in record if "maximum iterations" not in str(w.message)]
+    assert len(messages) == 1 and "divided by 2**" in messages[0]
+    np.testing.assert_allclose(est.predict_proba(X), reference.predict_proba(X), atol=1e-5)
+
+
+def test_weight_ratios_beyond_float32_get_a_value_error_naming_the_way_out():
+    X, y = np.random.RandomState(0).normal(size=(40, 2)), np.arange(40) % 2
+    weights = np.r_[np.full(20, 1e-40), np.full(20, 1e30)]
+    with pytest.raises(ValueError, match="solver='lbfgs'"):
+        FoldGrowClassifier(solver="adam").fit(X, y, sample_weight=weights)
+    FoldGrowClassifier(solver="lbfgs", max_iter=20).fit(X, y, sample_weight=weights)  # float64
