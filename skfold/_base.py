@@ -230,14 +230,14 @@ class BaseFoldGrow(BaseEstimator):
         first = not hasattr(self, "_state") or not (self.warm_start or incremental)
         X, y = validate_Xy(self, X, y, reset=first)
         sw = validate_sample_weight(sample_weight, X)
-        y_enc = self._encode_targets(y, first, classes)
+        y_enc = self._encode_targets(y, first, classes, sw)
         keep = sw > 0  # zero-weight rows contribute nothing: drop them exactly
         rows = np.flatnonzero(keep)  # the caller's row of each training row (growth_history_)
         if not keep.all():
             X, y_enc, sw = X[keep], y_enc[keep], sw[keep]
         solver = (self._state.solver if incremental and not first
                   else fit_setup.effective_solver(self.solver, X.shape[0], incremental))
-        check_magnitudes(self, X, y_enc, solver)
+        check_magnitudes(self, X, solver)
         sw = weights_for_training(self, sw, solver)
         device = resolve_device(self.device)
         if first:
@@ -289,7 +289,7 @@ class BaseFoldGrow(BaseEstimator):
         X, y = validate_Xy(self, X, y, reset=False)
         y_enc = self._encode_targets(y, first=False, classes=None)
         state = self._state.copy()  # handed over once the step is done
-        check_magnitudes(self, X, y_enc, state.solver)
+        check_magnitudes(self, X, state.solver)
         device = state.network.weights[0].device
         for name, value in fit_setup.schedule_settings(self).items():
             setattr(state.schedule, name, value)

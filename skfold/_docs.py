@@ -95,9 +95,9 @@ PARAMETERS = """
         ``n_iter_no_change`` epochs (else a plateau), and over a growth's training phase (else
         the growth did not pay, see ``growth_patience``). Under L-BFGS a largest gradient entry
         below ``tol`` also ends a phase, as in ``MLPClassifier``. A larger value (``1e-3``)
-        stops growing sooner: fewer units, a shorter fit. The loss is absolute: a regressor's
-        is the squared error in the units of ``y`` (standardise ``y``, e.g. with
-        ``TransformedTargetRegressor``, for a scale-free schedule). Where a classifier gets
+        stops growing sooner: fewer units, a shorter fit. A regressor fits its target
+        standardised (``target_mean_``, ``target_scale_``), so neither its loss nor ``tol``
+        depends on the units of ``y``. Where a classifier gets
         every training row right, the loss is so small that neither test sees the weight decay
         ``alpha`` still improving the weights: the last L-BFGS phase then trains
         ``3 * n_iter_no_change`` iterations before they apply. A smaller ``tol`` trains on

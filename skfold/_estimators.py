@@ -22,6 +22,10 @@ from ._base import BaseFoldGrow, _solver_is_stochastic
 from ._docs import estimator_doc
 from .tasks import CLASSIFICATION, REGRESSION
 
+#: Largest absolute regression target: its square must not overflow float64 (the target's
+#: spread is computed before it is standardised).
+TARGET_LIMIT = float(np.sqrt(np.finfo(np.float64).max)) * 1e-4
+
 
 class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
     __doc__ = estimator_doc(
@@ -74,7 +78,7 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         check_is_fitted(self)
         return len(self.classes_)
 
-    def _encode_targets(self, y, first, classes):
+    def _encode_targets(self, y, first, classes, sample_weight=None):
         try:
             check_classification_targets(y)
             unique_labels(y)  # scikit-learn's error for labels of types that cannot mix
@@ -169,6 +173,12 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         attributes="""
     n_outputs_ : int
         Number of targets.
+    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+        The (sample-weighted) mean and standard deviation of the first fit's targets: the
+        network (``coefs_``, ``intercepts_``, ``loss_curve_``, ``tol``) works on the
+        standardised target ``(y - target_mean_) / target_scale_``, so that its training and
+        growth do not depend on the units of ``y``; ``predict`` and ``growth_history_`` are in
+        those units. A constant target has a scale of 1.
     out_activation_ : str
         ``"identity"``.
     validation_scores_ : list of float or None
@@ -196,19 +206,38 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
     def _n_output_units(self):
         return self.n_outputs_
 
-    def _encode_targets(self, y, first, classes):
+    def _encode_targets(self, y, first, classes, sample_weight=None):
+        """``y`` standardised, with the mean and scale of the first call's (weighted)
+        targets: the loss, ``tol`` and the growth decisions do not depend on the units of
+        ``y``; predictions are in them."""
         y = np.asarray(y, dtype=np.float64)
         y2 = y.reshape(-1, 1) if y.ndim == 1 else y
+        largest = float(np.abs(y2).max()) if y2.size else 0.0
+        if largest > TARGET_LIMIT:
+            raise ValueError(f"y contains values as large as {largest:.3g} in absolute value; "
+                             f"their squares overflow float64 above {TARGET_LIMIT:.2g}. Scale "
+                             "the target first, e.g. with sklearn.compose."
+                             "TransformedTargetRegressor(transformer=StandardScaler()).")
         if first:
             self.n_outputs_ = y2.shape[1]
             self._y_ndim = y.ndim
+            weights = None if sample_weight is None else sample_weight / sample_weight.sum()
+            mean = np.average(y2, axis=0, weights=weights)
+            spread = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=weights))
+            # a constant target keeps its units: there is no spread to scale by
+            self.target_mean_ = mean
+            self.target_scale_ = np.where(spread > 1e-12 * (1.0 + np.abs(mean)), spread, 1.0)
         elif y2.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {y2.shape[1]} outputs but the estimator was fitted with "
                              f"{self.n_outputs_}.")
-        return y2
+        return (y2 - self.target_mean_) / self.target_scale_
 
     def _decode_event(self, event):
-        pass
+        """A growth record's prediction and target in the units of ``y``."""
+        for key in ("predicted", "true"):
+            if event.get(key) is not None:
+                value = np.asarray(event[key]) * self.target_scale_ + self.target_mean_
+                event[key] = value.tolist()
 
     @available_if(_solver_is_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
@@ -229,7 +258,7 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
-        out = self._forward(X)
+        out = self._forward(X) * self.target_scale_ + self.target_mean_
         return out.ravel() if self._y_ndim == 1 else out
 
     def __sklearn_tags__(self):

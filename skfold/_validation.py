@@ -81,15 +81,14 @@ def weights_for_training(est, sw, solver):
     return scaled
 
 
-def check_magnitudes(est, X, y_enc, solver):
-    """Reject values whose squares would overflow the training dtype (see OVERFLOW_MARGIN)."""
+def check_magnitudes(est, X, solver):
+    """Reject values whose squares would overflow the training dtype (see OVERFLOW_MARGIN).
+    A regressor's targets are standardised by then (:meth:`FoldGrowRegressor._encode_targets`
+    checks them before)."""
     dtype = SOLVER_DTYPES[solver]
     limit = float(np.sqrt(torch.finfo(dtype).max)) * OVERFLOW_MARGIN
     checks = [("X", X, "the features first, e.g. with sklearn.preprocessing.StandardScaler "
                        "in a Pipeline")]
-    if est._task.targets_are_values:
-        checks.append(("y", y_enc, "the target first, e.g. with sklearn.compose."
-                                   "TransformedTargetRegressor(transformer=StandardScaler())"))
     alternative = (", or use solver='lbfgs', which trains in float64"
                    if dtype != torch.float64 else "")
     for name in ("alpha", "learning_rate_init"):

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from .objective import objective
+from .objective import evaluate_loss, objective
 
 #: Divergences (non-finite or exploding loss) tolerated before training stops.
 MAX_DIVERGENCES = 5
@@ -31,6 +31,16 @@ def batch_objective(call):
     state = call.state
     X, y, sw = (t[: state.trainer.batch_size] for t in call.data)
     return float(objective(state.network, X, y, sw, call.settings.task, call.est.alpha))
+
+
+@torch.no_grad()
+def full_objective(call):
+    """Training objective (penalty included) of the current network on all the training rows,
+    in chunks of bounded memory."""
+    network, (X, y, sw) = call.state.network, call.data
+    penalty = sum(float((w.double() ** 2).sum()) for w in network.weights)
+    return (evaluate_loss(network, X, y, sw, call.settings.task)
+            + 0.5 * call.est.alpha * penalty / float(sw.double().sum()))
 
 
 def diverged(call, loss):

@@ -49,6 +49,8 @@ class FitCall:
         self.name = type(est).__name__
         self.start = snapshot(state.network)  # the roll-back target until an epoch does better
         self.start_iter = state.n_iter
+        self.fresh = state.n_iter == 0  # a new network, not a warm start or a later call
+        self.initial_loss = np.inf
         self.diverged_stop = False
         self.divergence_threshold = None
         self.progress = None
@@ -79,6 +81,7 @@ def run(call, y_enc, sw):
         # of a small network spin-waits when a core is busy
         with thread_limits(rows_per_step, sizes):
             call.divergence_threshold = divergence.threshold(call, y_enc, sw)
+            call.initial_loss = divergence.full_objective(call)
             converged = train_loop(call, budget)
     except KeyboardInterrupt:
         if state.n_iter == call.start_iter or state.best is None:
@@ -89,7 +92,9 @@ def run(call, y_enc, sw):
     else:
         if not call.incremental:
             state.restore_best(est.tol)
-            if not converged and not call.diverged_stop:
+            if not trained(call):
+                warnings.warn(untrained_message(call), ConvergenceWarning)
+            elif not converged and not call.diverged_stop:
                 warnings.warn(max_iter_message(call), ConvergenceWarning)
     history.close_history(state, final=not call.incremental)
     history.mark_units_in_model(state)
@@ -210,6 +215,27 @@ def end_epoch(call, loss, weights=None):
         call.progress.set_postfix(loss=f"{loss:.4g}", units=sum(state.network.hidden_sizes),
                                   refresh=False)
         call.progress.update(1)
+
+
+def trained(call):
+    """Whether the call trained: it ran an epoch and, from a new network, lowered the loss by
+    more than ``tol``. An optimizer that gave up at once (L-BFGS whose every line search
+    failed) converged to nothing."""
+    state = call.state
+    curve = state.loss_curve[call.start_iter:]
+    if not curve:
+        return False
+    return not call.fresh or min(curve) < call.initial_loss - call.est.tol
+
+
+def untrained_message(call):
+    state = call.state
+    ran = state.n_iter - call.start_iter
+    lowest = min(state.loss_curve[call.start_iter:], default=call.initial_loss)
+    return (f"{call.name}: the fit did not train: {ran} epoch(s) (L-BFGS: iterations) left the "
+            f"training loss at {lowest:.6g}, against {call.initial_loss:.6g} for the network it "
+            "started from. Scale the data (e.g. sklearn.preprocessing.StandardScaler), or try "
+            "another solver or learning_rate_init.")
 
 
 def max_iter_message(call):

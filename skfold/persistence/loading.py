@@ -91,7 +91,8 @@ def decode(metadata, tensors):
 
 def _fitted_attributes(est, fitted, layout):
     keys = {"n_features_in_", "feature_names_in_", "device_"} | (
-        {"classes_"} if layout.cls is FoldGrowClassifier else {"n_outputs_", "y_ndim"})
+        {"classes_"} if layout.cls is FoldGrowClassifier
+        else {"n_outputs_", "y_ndim", "y_mean", "y_scale"})
     checks.mapping(fitted, "the fitted attributes", keys)
     est.n_features_in_ = layout.n_features
     names = fitted["feature_names_in_"]
@@ -107,6 +108,12 @@ def _fitted_attributes(est, fitted, layout):
     est._y_ndim = checks.integer(fitted["y_ndim"], "y_ndim", low=1)
     if est._y_ndim > 2 or (est._y_ndim == 1 and layout.n_outputs != 1):
         raise ValueError("y_ndim must be 1 (one target) or 2")
+    est.target_mean_ = np.array(checks.numbers(fitted["y_mean"], "y_mean",
+                                               length=layout.n_outputs))
+    est.target_scale_ = np.array(checks.numbers(fitted["y_scale"], "y_scale",
+                                                length=layout.n_outputs))
+    if not (est.target_scale_ > 0).all():
+        raise ValueError("y_scale must be positive")
 
 
 def _layers(tensors, prefix, n_layers):

@@ -90,7 +90,8 @@ def _metadata(est, state, best):
     if isinstance(est, FoldGrowClassifier):
         fitted["classes_"] = codec.encode(est.classes_)
     else:
-        fitted.update(n_outputs_=est.n_outputs_, y_ndim=est._y_ndim)
+        fitted.update(n_outputs_=est.n_outputs_, y_ndim=est._y_ndim,
+                      y_mean=est.target_mean_.tolist(), y_scale=est.target_scale_.tolist())
     trainer = state.trainer
     return {
         "estimator": type(est).__name__, "skfold_version": __version__,
