@@ -25,7 +25,11 @@ PARAMETERS = """
         When to grow. ``"plateau"``: when the monitored loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs (or L-BFGS converged), or after ``10 * n_iter_no_change``
         epochs of slow progress since the last growth. ``"fixed"``: every ``grow_every``
-        epochs. ``"none"``: never; a plain MLP of width ``hidden_units``.
+        epochs (L-BFGS: iterations, or sooner when L-BFGS stops by itself) until
+        ``max_hidden_units``, whatever the loss does: no plateau, patience or gain test
+        applies, and the network does not deepen; a growth that finds nothing mis-predicted is
+        skipped, recorded, and the next one tried as scheduled. ``"none"``: never; a plain MLP
+        of width ``hidden_units``.
     grow_every : int, default=50
         Epochs (L-BFGS: iterations) between growths with ``growth_schedule="fixed"``.
     units_per_growth : int, default=1
@@ -51,8 +55,12 @@ PARAMETERS = """
         median norm of the layer's other units, or a fresh unit's (sqrt(2)) when it is active
         on more than 90% of the search rows. ``"fold_direction"``: the same without the
         ascent. ``"gradmax"``: Evci et al. (2022), zero incoming weights and outgoing weights
-        along the top singular vectors of the back-propagated gradient. ``"random"``:
-        He-scaled random incoming weights. All leave the network's function unchanged.
+        along the top singular vectors of the back-propagated gradient, as many units as it
+        has directions (one for a binary classifier or a one-output regressor; the rest are
+        recorded as skipped). ``"random"``: He-scaled random incoming weights. All leave the
+        network's function unchanged, and all grow when, and stop under the rule by which,
+        the fold inits do: the typical mis-predicted instance decides whether a growth is made
+        and what it must gain (``min_growth_gain``).
     instance_selection : {"kmeans", "max_loss", "random"}, default="kmeans"
         How ``x_t`` is picked among mis-predicted rows of the search subsample: the slides'
         loss-weighted k-means, the single worst row, or a random row.
@@ -150,8 +158,10 @@ ATTRIBUTES = """
         ``x_f`` (``h_t``/``h_f`` for deep layers), ``fold_distance``, ``predicted``, ``true``,
         ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after`` (the best
         monitored loss of the training phase after the growth; with ``partial_fit``, the best
-        so far while that phase goes on), ``gain_needed`` (the fall of the loss by which the
-        growth would pay, see ``min_growth_gain``), ``fallback``, ``skipped``, ``dead_units``
+        so far while that phase goes on; ``loss_before`` is the monitored loss of the epoch
+        before the growth), ``gain_needed`` (the fall of the loss by which the growth would
+        pay, see ``min_growth_gain``), ``paid`` (whether it did: the schedule's decision, None
+        until the next growth or the end of the fit), ``fallback``, ``skipped``, ``dead_units``
         (``{layer: [unit, ...]}`` of the units that none of at most ``search_subsample`` rows,
         spread evenly over the training data, activates after the growth),
         ``search_seconds``, ``in_final_model``. Readable as a ``pandas.DataFrame``.

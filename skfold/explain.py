@@ -70,12 +70,13 @@ def explain_origin(history, unit, layer):
     summary += _instance_sentence(record, layer)
     if change is not None:
         summary += f" The monitored loss went from {before:.4g} to {after:.4g} ({change:+.3g})"
+        needed = record.get("gain_needed")
         if explanation["paid"] is None:
             summary += "."
         else:
-            summary += (f": the growth {'paid' if explanation['paid'] else 'did not pay'} "
-                        f"(it needed a fall of more than {record.get('gain_needed'):.3g}, see "
-                        "tol and min_growth_gain).")
+            summary += f": the growth {'paid' if explanation['paid'] else 'did not pay'}"
+            summary += ("." if needed is None else f" (it needed a fall of more than "
+                        f"{needed:.3g}, see tol and min_growth_gain).")
     explanation["summary"] = summary
     return explanation
 
@@ -84,7 +85,13 @@ def _instance_sentence(record, layer):
     """The part of the summary that says which mistake the unit was folded on, and where."""
     if record.get("x_t") is None:
         return ", without a typical instance."
+    mistake = (f" to fix instance {record['instance_index']}, "
+               f"x_t = {np.round(record['x_t'], 4).tolist()}, predicted "
+               f"{record['predicted']!r} where the truth is {record['true']!r}")
     fold = record.get("x_f") if record.get("x_f") is not None else record.get("h_f")
+    if fold is None:  # GradMax and random units: the instance decided when, not how
+        return (f"{mistake}; its weights come from init={record['init']!r}, not from a fold "
+                "point.")
     fallback = record.get("fallback")
     point = (f"{np.round(fold, 4).tolist()}"
              + (" (in the layer's input space)" if layer else "")
@@ -96,10 +103,7 @@ def _instance_sentence(record, layer):
     else:
         where = (f"its hyperplane passes through the fold point {point}"
                  + (f" (fallback {fallback!r})" if fallback else ""))
-    return (f" to fix instance {record['instance_index']}, "
-            f"x_t = {np.round(record['x_t'], 4).tolist()}, predicted "
-            f"{record['predicted']!r} where the truth is {record['true']!r}; "
-            f"{where}.")
+    return f"{mistake}; {where}."
 
 
 def active_rows(est, unit, layer, X):

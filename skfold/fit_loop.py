@@ -65,6 +65,9 @@ class FitCall:
     def can_grow(self):
         return self.state.schedule.can_grow(self.state.network.hidden_sizes)
 
+    def phases_end_at_plateaus(self):
+        return self.state.schedule.phases_end_at_plateaus(self.state.network.hidden_sizes)
+
 
 def run(call, y_enc, sw):
     """Train ``call`` under its thread limit; warn as ``MLPClassifier`` does when it ran out
@@ -107,6 +110,7 @@ def train_loop(call, max_epochs):
     """Alternate training phases and growth; returns whether training converged."""
     state, schedule = call.state, call.state.schedule
     epochs_left = max_epochs
+    grew = True  # whether the last growth step changed the network
     while epochs_left > 0 and not call.diverged_stop:
         budget = epochs_left
         if call.can_grow() and schedule.kind == "fixed":
@@ -115,12 +119,15 @@ def train_loop(call, max_epochs):
         ran, phase_converged = train_phase(call, budget, stop_on_plateau=not call.incremental)
         state.fit_time["training"] += time.perf_counter() - t0
         epochs_left -= ran
+        if ran == 0 and not grew:
+            break  # nothing trains and the growth before found nothing to do: it is over
         # asked again: the phase may have made the pending growth pay, which un-stalls growth
         if (epochs_left > 0 or call.incremental) and call.can_grow() and (
                 schedule.wants_growth() or phase_converged):
-            growth.grow_step(call, *call.data, n_units=call.est.units_per_growth)
+            grew = growth.grow_step(call, *call.data, n_units=call.est.units_per_growth)
             continue
-        if not call.incremental and (schedule.converged or phase_converged):
+        if not call.incremental and call.phases_end_at_plateaus() and (
+                schedule.converged or phase_converged):
             return True
         if ran == 0:
             break
@@ -145,7 +152,7 @@ def train_phase(call, budget, stop_on_plateau):
         end_epoch(call, loss)
         if state.schedule.wants_growth() and call.can_grow():
             return ran, False
-        if stop_on_plateau and state.schedule.converged:
+        if stop_on_plateau and call.phases_end_at_plateaus() and state.schedule.converged:
             return ran, True
     return budget, False
 
@@ -167,7 +174,8 @@ def _lbfgs_phase(call, budget):
         if (state.n_iter - start >= est.n_iter_no_change
                 and trainer.last_gradient_max < est.tol):
             schedule.mark_converged()
-        return schedule.converged or (schedule.wants_growth() and call.can_grow())
+        return (call.phases_end_at_plateaus() and schedule.converged) or (
+            schedule.wants_growth() and call.can_grow())
 
     nonfinite = trainer.n_nonfinite_losses
     _, converged = trainer.lbfgs(*call.data, max_iter=budget, gtol=LBFGS_GTOL,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from . import folding
 from .folding.broaden import add_unit
-from .history import close_history, empty_event
+from .history import close_history, empty_event, settle_last_growth
 from .network import activated_segment, snapshot
 from .schedule import CANNOT_PAY
 
@@ -70,91 +71,123 @@ def broaden_layer(network, layer, X, y, sample_weight, *, settings, n_units, rng
     replaced : list
         ``(old_param, new_param, slices)`` for carrying optimizer state.
     """
+    search = _search(network, layer, X, y, sample_weight, settings, rng)
+    candidates = folding.candidate_rows(search.signals.mispredicted,
+                                        _already_folded(search.X, folded_rows))
+    if candidates.any() and search.signals.losses[candidates].min() >= max_instance_loss:
+        return [{**empty_event(layer, None, settings.init), "skipped": CANNOT_PAY}], []
+    picks = folding.typical_instances(  # the rows already folded are out
+        search.H, search.signals.losses, candidates, n_units,
+        method=settings.instance_selection, n_clusters=settings.n_clusters, rng=rng)
+    if picks[0][0] is None:
+        return [{**empty_event(layer, None, settings.init), **picks[0][1]}], []
+    # fewer candidates than units: go round them again (the repeated fold adds nothing, and
+    # the unit takes the loss-gradient hyperplane instead)
+    picks = (picks * n_units)[:n_units]
+    for pos, _ in picks:
+        folded_rows.add(_row_key(search.X[pos]))
+    if settings.init == "gradmax":
+        return _gradmax_units(network, layer, search, picks)
+    if settings.init == "random":
+        return _random_units(network, layer, search, picks, generator)
+    return _fold_units(network, layer, search, picks, settings, generator)
+
+
+class _Search(NamedTuple):
+    """The search rows of a growth: their caller's indices, inputs, targets and signals."""
+
+    rows: np.ndarray
+    X: np.ndarray  #: the rows' inputs, float64
+    y: torch.Tensor
+    signals: folding.SearchSignals
+    H: np.ndarray  #: ``signals.H`` in float64
+    task: object
+
+
+def _search(network, layer, X, y, sample_weight, settings, rng):
+    """The growth's search subsample and what the network says on it, in one forward pass (a
+    unit joins with zero outgoing weights: the losses, H and delta stay as they are, so one
+    search serves every unit of the growth)."""
     rows = folding.search_subsample(X.shape[0], settings.search_subsample, rng)
     rows_t = torch.as_tensor(rows, device=X.device)
     Xs, ys, ws = X[rows_t], y[rows_t], sample_weight[rows_t]
-    if settings.init == "gradmax":
-        signals = folding.search_signals(network, layer, Xs, ys, ws, settings.task)
-        outgoing = folding.gradmax_outgoing(network, layer, signals.H, signals.delta, n_units)
-        n_in = network.weights[layer].shape[1]
-        first = network.hidden_sizes[layer]
-        replaced = network.widen(layer, torch.zeros(n_units, n_in), torch.zeros(n_units),
-                                 outgoing)
-        return [empty_event(layer, first + i, settings.init) for i in range(n_units)], replaced
-    if settings.init == "random":
-        events, replaced = [], []
-        for _ in range(n_units):
-            unit = network.hidden_sizes[layer]
-            v, c = folding.random_incoming(network.weights[layer].shape[1], generator=generator)
-            replaced += add_unit(network, layer, v, c)
-            events.append(empty_event(layer, unit, settings.init))
-        return events, replaced
-    return _fold_units(network, layer, (rows, Xs, ys, ws), settings=settings, n_units=n_units,
-                       rng=rng, generator=generator, folded_rows=folded_rows,
-                       max_instance_loss=max_instance_loss)
+    signals = folding.search_signals(network, layer, Xs, ys, ws, settings.task)
+    return _Search(rows, Xs.double().cpu().numpy(), ys, signals,
+                   signals.H.double().cpu().numpy(), settings.task)
 
 
-def _fold_units(network, layer, search, *, settings, n_units, rng, generator, folded_rows,
-                max_instance_loss):
-    """:func:`broaden_layer` for the fold inits, on the search rows ``(rows, X, y, w)``."""
-    rows, Xs, ys, ws = search
-    X_np = Xs.double().cpu().numpy()
-    task, events, replaced = settings.task, [], []
-    # A unit joins with zero outgoing weights: the losses, H and delta stay as they are, so
-    # one search serves every unit of the growth, each on its own cluster's typical instance.
-    signals = folding.search_signals(network, layer, Xs, ys, ws, task)
-    H_np = signals.H.double().cpu().numpy()
-    candidates = folding.candidate_rows(signals.mispredicted, _already_folded(X_np, folded_rows))
-    if candidates.any() and signals.losses[candidates].min() >= max_instance_loss:
-        return [{**empty_event(layer, None, settings.init), "skipped": CANNOT_PAY}], replaced
-    picks = folding.typical_instances(  # the rows already folded are out
-        H_np, signals.losses, candidates, n_units, method=settings.instance_selection,
-        n_clusters=settings.n_clusters, rng=rng)
-    # fewer candidates than units: go round them again (the repeated fold adds nothing, and
-    # the unit takes the loss-gradient hyperplane instead)
-    for pos, info in (picks * n_units)[:n_units]:
-        if pos is None:
-            events.append({**empty_event(layer, None, settings.init), **info})
-            break
+def _instance_record(layer, unit, init, search, pos, info):
+    """A growth record of a unit added for the typical instance at search row ``pos``."""
+    h_t = search.H[pos]
+    predicted, true = search.task.recorded(search.signals.predicted[pos],
+                                           search.task.target_of_row(search.y, pos))
+    return {**empty_event(layer, unit, init), "instance_index": int(search.rows[pos]),
+            "x_t": search.X[pos].tolist(), "h_t": h_t.tolist() if layer > 0 else None,
+            "predicted": predicted, "true": true,
+            "instance_loss": float(search.signals.losses[pos]), **info}
+
+
+def _gradmax_units(network, layer, search, picks):
+    """GradMax's units: as many as the back-propagated gradient has directions (its rank:
+    one for a binary classifier or a one-output regressor), the rest recorded as skipped."""
+    outgoing = folding.gradmax_outgoing(network, layer, search.signals.H,
+                                        search.signals.delta, len(picks))
+    k = outgoing.shape[1]
+    first, n_in = network.hidden_sizes[layer], network.weights[layer].shape[1]
+    replaced = (network.widen(layer, torch.zeros(k, n_in), torch.zeros(k), outgoing)
+                if k else [])
+    events = [_instance_record(layer, first + i, "gradmax", search, pos, info)
+              for i, (pos, info) in enumerate(picks[:k])]
+    if k < len(picks):
+        events.append({**empty_event(layer, None, "gradmax"), "skipped": (
+            f"{folding.GRADMAX_RANK}: {k}, fewer than the {len(picks)} units asked for")})
+    return events, replaced
+
+
+def _random_units(network, layer, search, picks, generator):
+    events, replaced = [], []
+    for pos, info in picks:
         unit = network.hidden_sizes[layer]
-        folded_rows.add(_row_key(X_np[pos]))
-        target = task.target_of_row(ys, pos)
-        h_t = H_np[pos]
+        v, c = folding.random_incoming(network.weights[layer].shape[1], generator=generator)
+        replaced += add_unit(network, layer, v, c)
+        events.append(_instance_record(layer, unit, "random", search, pos, info))
+    return events, replaced
+
+
+def _fold_units(network, layer, search, picks, settings, generator):
+    """The fold inits' units, each on its own typical instance."""
+    events, replaced = [], []
+    for pos, info in picks:
+        unit = network.hidden_sizes[layer]
+        target = search.task.target_of_row(search.y, pos)
+        h_t = search.H[pos]
         segment = activated_segment(network, h_t, layer)
-        fold = folding.fold_point_search(segment, h_t, task=task, target=target,
+        fold = folding.fold_point_search(segment, h_t, task=search.task, target=target,
                                          method=settings.fold_point, nonnegative=layer > 0)
         h_f, fallback, added = folding.hidden_layer_broaden(
-            network, layer, h_t, fold, target, signals, H_np, settings=settings,
+            network, layer, h_t, fold, target, search.signals, search.H, settings=settings,
             generator=generator)
         replaced += added
-        predicted, true = task.recorded(signals.predicted[pos], target)
         events.append({
-            **empty_event(layer, unit, settings.init),
-            "instance_index": int(rows[pos]),
-            "x_t": X_np[pos].tolist(),
+            **_instance_record(layer, unit, settings.init, search, pos, info),
             "x_f": h_f.tolist() if layer == 0 else None,
-            "h_t": h_t.tolist() if layer > 0 else None,
             "h_f": h_f.tolist() if layer > 0 else None,
-            "fold_distance": float(np.linalg.norm(h_t - h_f)),
-            "predicted": predicted, "true": true,
-            "instance_loss": float(signals.losses[pos]),
-            "fallback": fallback,
-            **info,
-        })
+            "fold_distance": float(np.linalg.norm(h_t - h_f)), "fallback": fallback})
     return events, replaced
 
 
 def grow_step(call, X, y, sw, n_units, requested=False):
     """Grow the network of ``call`` by up to ``n_units`` units (deepening first when the
-    schedule says so), and record the growth.
+    schedule says so), and record the growth; returns whether the network changed.
 
     ``requested``: the user called :meth:`~skfold.FoldGrowClassifier.grow`, so a growth that
     could not pay is made all the same.
     """
     t0 = time.perf_counter()
     state, schedule = call.state, call.state.schedule
+    settle_last_growth(state)
     close_history(state)
-    loss_before = float(schedule.best_loss)
+    loss_before = float(state.last_monitored)
     total_weight = float(sw.sum())
     max_instance_loss = (np.inf if requested
                          else schedule.largest_payable_instance_loss(total_weight))
@@ -184,11 +217,13 @@ def grow_step(call, X, y, sw, n_units, requested=False):
     state.fit_time["growth"] += seconds
     if call.est.verbose >= 1:
         _say_growth(call, events, growth_index, loss_before)
+    return any(e.get("unit") is not None or e["kind"] == "deepen" for e in events)
 
 
-#: Numerical failures of a growth search (its QP, SVD, k-means...) that leave the network as it
-#: was and let training go on, instead of ending the fit.
-GROWTH_FAILURES = (ValueError, ArithmeticError, RuntimeError)
+#: Failures a growth expects, which leave the network as it was and let training go on: a
+#: numerical routine of the search broke down, or the grown network is not finite. Anything
+#: else is a bug, and ends the fit.
+GROWTH_FAILURES = (folding.SearchFailed, FloatingPointError)
 
 
 def _grow(call, X, y, sw, n_units, max_instance_loss):

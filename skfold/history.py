@@ -12,12 +12,22 @@ def empty_event(layer, unit, init, kind="widen"):
             "instance_index": None, "x_t": None, "x_f": None, "h_t": None, "h_f": None,
             "fold_distance": None, "predicted": None, "true": None, "instance_loss": None,
             "cluster_size": None, "cluster_mean_loss": None, "cluster_rank": None,
-            "n_clusters_used": None, "fallback": None, "skipped": None}
+            "n_clusters_used": None, "fallback": None, "skipped": None, "paid": None}
 
 
 def events_of_last_growth(history):
     last = history[-1]["growth"]
     return [e for e in history if e["growth"] == last]
+
+
+def settle_last_growth(state):
+    """Record, on the last growth's records still pending, whether that growth paid (the
+    schedule's decision: see :meth:`~skfold.schedule.GrowthSchedule.last_growth_paid`)."""
+    if not state.history or state.schedule.n_growths == 0:
+        return
+    for event in events_of_last_growth(state.history):
+        if event.get("paid") is None:
+            event["paid"] = state.schedule.last_growth_paid()
 
 
 def close_history(state, final=True):
@@ -31,6 +41,8 @@ def close_history(state, final=True):
     phase_best = state.phase_best
     for event in events_of_last_growth(state.history):
         event["loss_after"] = float(phase_best) if np.isfinite(phase_best) else None
+    if final:
+        settle_last_growth(state)
     state.growth_open = not final
 
 

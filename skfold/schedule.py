@@ -107,18 +107,27 @@ class GrowthSchedule:
         """Iterations the next L-BFGS phase trains before its stopping tests apply (see
         :data:`EXACT_FIT_PHASE_FACTOR`); 0 unless growth found nothing mis-predicted and the
         loss is the training loss."""
-        if self.skip_reason == NOTHING_MISPREDICTED and not validating:
+        if self.skip_reason == NOTHING_MISPREDICTED and not validating and self.kind != "fixed":
             return EXACT_FIT_PHASE_FACTOR * self.n_iter_no_change
         return 0
 
+    def phases_end_at_plateaus(self, hidden_sizes) -> bool:
+        """Whether a plateau (or the optimizer's convergence) ends a training phase. Not while
+        a ``"fixed"`` schedule still has growths to make: it grows every ``grow_every``
+        epochs whatever the loss does."""
+        return not (self.kind == "fixed" and self.can_grow(hidden_sizes))
+
     # ------------------------------------------------------------------ where, and whether
     def can_grow(self, hidden_sizes) -> bool:
-        """Whether growth is still possible: the schedule grows, growth has found something to
-        fold on in this call, there is room, and widening still pays or deepening is left."""
-        if self.kind == "none" or self.skip_reason is not None:
+        """Whether growth is still possible: the schedule grows and there is room; under
+        ``"plateau"``, also growth found something to fold on in this call, and widening
+        still pays or deepening is left. ``"fixed"`` grows until ``max_hidden_units`` (a
+        growth with nothing mis-predicted is skipped, and the next one tried as scheduled)."""
+        if self.kind == "none" or sum(hidden_sizes) >= self.max_hidden_units:
             return False
-        room = self.max_hidden_units - sum(hidden_sizes)
-        if room <= 0:
+        if self.kind == "fixed":
+            return True
+        if self.skip_reason is not None:
             return False
         if self.growth_stalled:
             return self.can_deepen(hidden_sizes)
@@ -130,13 +139,14 @@ class GrowthSchedule:
         return len(hidden_sizes) < self.max_depth and room > hidden_sizes[-1]
 
     def should_deepen(self, hidden_sizes) -> bool:
-        """Widening stopped paying and a new layer fits: deepen before widening again."""
-        return self.growth_stalled and self.can_deepen(hidden_sizes)
+        """Widening stopped paying and a new layer fits: deepen before widening again (never
+        under ``"fixed"``, which has no notion of paying)."""
+        return self.kind != "fixed" and self.growth_stalled and self.can_deepen(hidden_sizes)
 
     @property
     def growth_stalled(self) -> bool:
         """``growth_patience`` growths in a row did not pay (see :meth:`on_growth`)."""
-        pending = self.n_growths > 0 and not self._last_growth_paid()
+        pending = self.n_growths > 0 and not self.last_growth_paid()
         return self.fruitless_growths + int(pending) >= self.growth_patience
 
     def required_gain_for(self, instance_loss: float, total_weight: float) -> float:
@@ -145,20 +155,24 @@ class GrowthSchedule:
 
         A unit that removes little more than the loss of the row it was folded on fitted that
         row, not a region: on noisy data growth otherwise goes on paying a little more than
-        ``tol`` per unit, fitting noise. Growths without an instance need ``tol`` only.
+        ``tol`` per unit, fitting noise. ``"fixed"`` has no gain test.
         """
+        if self.kind == "fixed":
+            return 0.0
         return self.min_growth_gain * instance_loss / total_weight
 
     def largest_payable_instance_loss(self, total_weight: float) -> float:
         """An instance with at least this loss cannot pay for its growth: the gain it needs
         (:meth:`required_gain_for`) would be the whole monitored loss, which cannot fall
         below 0."""
-        if self.min_growth_gain == 0 or not math.isfinite(self.best_loss):
+        if self.kind == "fixed" or self.min_growth_gain == 0 or not math.isfinite(self.best_loss):
             return math.inf
         return self.best_loss * total_weight / self.min_growth_gain
 
     # ------------------------------------------------------------------ book-keeping
-    def _last_growth_paid(self) -> bool:
+    def last_growth_paid(self) -> bool:
+        """Whether the last growth paid: since it, the best monitored loss fell by more than
+        ``tol`` and its required gain."""
         return self.best_loss < self.best_at_last_growth - max(self.tol, self.required_gain)
 
     def on_growth(self, required_gain: float = 0.0, skipped=()) -> None:
@@ -170,7 +184,7 @@ class GrowthSchedule:
         """
         self.skip_reason = next((r for r in ENDS_GROWTH if r in set(skipped)), None)
         if self.n_growths:
-            self.fruitless_growths = 0 if self._last_growth_paid() else self.fruitless_growths + 1
+            self.fruitless_growths = 0 if self.last_growth_paid() else self.fruitless_growths + 1
         self.required_gain = required_gain
         self.n_growths += 1
         self.best_at_last_growth = self.best_loss
@@ -197,9 +211,12 @@ class GrowthSchedule:
 
 
 def growth_paid(record: dict):
-    """Whether the growth of a ``growth_history_`` record paid: the monitored loss fell by
-    more than its ``gain_needed`` over the training phase that followed (None while that
-    phase runs, or for a record without those fields)."""
+    """Whether the growth of a ``growth_history_`` record paid: the schedule's decision, its
+    ``paid`` field, once the next growth or the end of the fit settled it (the best monitored
+    loss fell by more than ``tol`` and the required gain); None while its phase runs. A record
+    without that field: whether the loss fell by more than ``gain_needed`` over the phase."""
+    if "paid" in record:
+        return record["paid"]
     before, after = record.get("loss_before"), record.get("loss_after")
     needed = record.get("gain_needed")
     if before is None or after is None or needed is None:

@@ -157,7 +157,11 @@ def test_growth_keeps_every_output(data, task, n_outputs, init, depth, solver, n
     grown = [e for e in est.growth_history_ if e["unit"] is not None]
     assert est.hidden_layer_sizes_ == (*sizes[:-1], sizes[-1] + len(grown))
     assert all(e["layer"] == depth - 1 for e in est.growth_history_)
-    if task == "regression" or init in ("gradmax", "random"):
+    if init == "gradmax":  # as many units as the gradient has directions
+        assert len(grown) <= n_units
+        if grown and len(grown) < n_units:
+            assert folding.GRADMAX_RANK in est.growth_history_[-1]["skipped"]
+    elif task == "regression":
         assert len(grown) == n_units  # regression: every row is a candidate
     _assert_same_outputs(est, X_any, before)
 

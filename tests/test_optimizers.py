@@ -81,8 +81,8 @@ def test_sgd_trains_a_deepened_network():
     X = rng.uniform(-3, 3, size=(100, 1))
     y = np.sin(2 * X[:, 0])
     est = FoldGrowRegressor(solver="sgd", max_depth=2, growth_patience=1, max_hidden_units=7,
-                            growth_schedule="fixed", grow_every=12, n_iter_no_change=5,
-                            max_iter=80, learning_rate_init=0.02, random_state=0).fit(X, y)
+                            n_iter_no_change=5, max_iter=80, learning_rate_init=0.02,
+                            random_state=1).fit(X, y)
     assert [e["kind"] for e in est.growth_history_][:2] == ["widen", "deepen"]
     assert len(est.hidden_layer_sizes_) == 2
     before = est.predict(X)

@@ -15,7 +15,7 @@ baselines                                 :func:`gradmax_outgoing`, :func:`rando
 ========================================  =====================================================
 """
 
-from .baselines import gradmax_outgoing, random_incoming
+from .baselines import GRADMAX_RANK, gradmax_outgoing, random_incoming
 from .broaden import (
                       FALLBACK_MARGIN,
                       REDUNDANT_FOLD,
@@ -26,6 +26,7 @@ from .broaden import (
                       input_gradient_incoming,
 )
 from .deepening import dead_units, equivalent_network_deepening
+from .failures import SearchFailed
 from .fold_point import FLAT_SEGMENT, boundary_equations, fold_point_search, nearest_point_on
 from .incoming import (
                       FOLD_CONE_DEGREES,
@@ -51,5 +52,6 @@ __all__ = [
     "nearest_point_on", "fold_incoming", "gradmax_objective", "incoming_scale", "adds_nothing",
     "input_gradient_incoming", "dead_units", "GrowthSettings", "INITS", "INSTANCE_SELECTIONS",
     "FOLD_POINTS", "FLAT_SEGMENT", "REDUNDANT_FOLD", "THROUGH_INSTANCE", "FALLBACK_MARGIN",
-    "FOLD_CONE_DEGREES", "FRESH_UNIT_NORM", "NEARLY_LINEAR_SHARE",
+    "FOLD_CONE_DEGREES", "FRESH_UNIT_NORM", "NEARLY_LINEAR_SHARE", "GRADMAX_RANK",
+    "SearchFailed",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .failures import numerical
 from .incoming import fold_incoming
 
 #: ``fallback`` of a fold unit that would add nothing (see :func:`adds_nothing`).
@@ -136,7 +137,8 @@ def adds_nothing(v, c, H, weights, biases):
     if not ((active | on_kink).all() or same.any() or mirrored.any()):
         return False
     basis = np.hstack([np.ones((H.shape[0], 1)), outputs])
-    coef = np.linalg.lstsq(basis, added, rcond=None)[0]
+    with numerical("the span test's least squares"):
+        coef = np.linalg.lstsq(basis, added, rcond=None)[0]
     return bool(np.linalg.norm(added - basis @ coef) <= SPAN_TOLERANCE * np.linalg.norm(added))
 
 

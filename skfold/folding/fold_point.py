@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 
+from .failures import numerical
+
 #: Inputs above which (and above the number of constraints) the fold point's QP is solved in
 #: its dual (see :func:`_project`): the crossover measured against SLSQP's primal
 #: (``benchmarks/results/growth_cost.md``).
@@ -31,7 +33,8 @@ def boundary_equations(segment, h_t, *, task, target):
 def nearest_point_on(E, e, h_t):
     """Minimum-norm correction: the point of ``{x : E x = e}`` (least squares) nearest ``h_t``."""
     residual = E @ h_t - e
-    return h_t - E.T @ (np.linalg.pinv(E @ E.T) @ residual)
+    with numerical("the fold point's projection"):
+        return h_t - E.T @ (np.linalg.pinv(E @ E.T) @ residual)
 
 
 def _region_constraints(segment, nonnegative):
@@ -62,11 +65,11 @@ def _project(target, G, g, E=None, e=None, x0=None):
             constraints.append({"type": "eq", "fun": lambda x: E @ x - e, "jac": lambda x: E})
         # A feasible set takes a few iterations; an empty one (a boundary that misses the
         # region) takes every iteration allowed, so few are.
-        x = scipy.optimize.minimize(
-            lambda x: 0.5 * np.sum((x - target) ** 2), target if x0 is None else x0,
-            jac=lambda x: x - target,
-            constraints=constraints, method="SLSQP", options={"maxiter": 20, "ftol": 1e-12},
-        ).x
+        with numerical("the fold point's QP"):
+            x = scipy.optimize.minimize(
+                lambda x: 0.5 * np.sum((x - target) ** 2), target if x0 is None else x0,
+                jac=lambda x: x - target, constraints=constraints, method="SLSQP",
+                options={"maxiter": 20, "ftol": 1e-12}).x
     scale = 1.0 + np.abs(target).max()
     ok = np.all(G @ x + g >= -1e-6 * scale)
     if E is not None:
@@ -83,11 +86,11 @@ def _project_in_dual(target, G, g, E=None, e=None):
     b = g if E is None else np.concatenate([g, -e])
     gram, linear = A @ A.T, A @ target + b
     bounds = [(0.0, None)] * G.shape[0] + [(None, None)] * (A.shape[0] - G.shape[0])
-    z = scipy.optimize.minimize(
-        lambda z: (0.5 * z @ gram @ z + linear @ z, gram @ z + linear), np.zeros(A.shape[0]),
-        jac=True, method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12},
-    ).x
+    with numerical("the fold point's dual QP"):
+        z = scipy.optimize.minimize(
+            lambda z: (0.5 * z @ gram @ z + linear @ z, gram @ z + linear),
+            np.zeros(A.shape[0]), jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-12}).x
     return target + A.T @ z
 
 
@@ -142,8 +145,9 @@ def fold_point_search(segment, h_t, *, task, target, method="segment", nonnegati
     x_f = _project(h_t, G, g, E, e, x0=nearest)
     if x_f is not None:
         return x_f, None
-    lp = scipy.optimize.linprog(np.zeros(h_t.size), A_ub=-G, b_ub=g, A_eq=E, b_eq=e,
-                                bounds=(None, None), method="highs")
+    with numerical("the fold point's LP"):
+        lp = scipy.optimize.linprog(np.zeros(h_t.size), A_ub=-G, b_ub=g, A_eq=E, b_eq=e,
+                                    bounds=(None, None), method="highs")
     if lp.status == 0:
         x_f = _project(h_t, G, g, E, e, x0=lp.x)
         if x_f is not None:

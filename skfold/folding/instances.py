@@ -14,6 +14,7 @@ from sklearn.cluster import KMeans
 from sklearn.utils.random import sample_without_replacement
 
 from ..network import GrowableMLP, relu
+from .failures import numerical
 from ..schedule import NOTHING_MISPREDICTED
 
 
@@ -122,7 +123,8 @@ def _kmeans_picks(H, losses, candidates, n, n_clusters, rng):
     # k-means++ seeding well defined when few rows carry any loss.
     weights = weights + max(weights.max(), 1.0) * 1e-9
     km = KMeans(n_clusters=k, n_init=1, random_state=rng.randint(2**31 - 1))
-    labels = km.fit(H, sample_weight=weights).labels_
+    with numerical("the loss-weighted k-means"):
+        labels = km.fit(H, sample_weight=weights).labels_
     centers = km.cluster_centers_
     mean_loss = np.array([losses[labels == c].mean() if (labels == c).any() else -np.inf
                           for c in range(k)])

@@ -60,11 +60,14 @@ FIELDS = {
     "hidden_layer_sizes": lambda v, n, c: tuple(checks.sizes(v, n)),
     "in_final_model": lambda v, n, c: None if v is None else checks.boolean(v, n),
     "width": lambda v, n, c: checks.integer(v, n, low=1),
+    "paid": lambda v, n, c: None if v is None else checks.boolean(v, n),
 }
 #: Fields every record has (DESIGN section 6); the others depend on the kind of growth.
 REQUIRED = ("kind", "layer", "unit", "init", "growth", "epoch")
-#: What a record of a unit folded on an instance ``x_t`` holds besides it.
-FOLDED = ("unit", "instance_index", "fold_distance", "predicted", "true")
+#: What a record of a unit added for an instance ``x_t`` holds besides it; a folded one (the
+#: fold inits) also its fold point and distance.
+FOR_INSTANCE = ("unit", "instance_index", "predicted", "true")
+FOLD_INITS = ("fold", "fold_direction")
 
 
 def check_history(history, context):
@@ -88,8 +91,10 @@ def check_history(history, context):
                for k in ("x_t", "x_f")):
             raise ValueError(f"{where}: x_t and x_f must have n_features_in_ values")
         if record.get("x_t") is not None and (
-                any(record.get(k) is None for k in FOLDED)
-                or record.get("x_f") is None and record.get("h_f") is None):
-            raise ValueError(f"{where}: a unit folded on x_t records {list(FOLDED)} and its "
-                             "fold point (x_f or h_f)")
+                any(record.get(k) is None for k in FOR_INSTANCE)
+                or record.get("init") in FOLD_INITS and (
+                    record.get("fold_distance") is None
+                    or record.get("x_f") is None and record.get("h_f") is None)):
+            raise ValueError(f"{where}: a unit added for x_t records {list(FOR_INSTANCE)}, "
+                             "and a folded one its fold point (x_f or h_f) and distance")
     return history
