@@ -105,7 +105,7 @@ def test_mid_size_counts_nearly_linear_grown_units_from_the_weights(monkeypatch)
 
 
 @pytest.mark.parametrize("script", ["head_to_head.py", "growth_curve.py", "ablations.py",
-                                    "mid_size.py"])
+                                    "mid_size.py", "real_data.py"])
 def test_help_names_the_quick_and_results_dir_options(monkeypatch, capsys, script):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     monkeypatch.setattr(sys, "argv", [script, "--help"])
@@ -160,3 +160,25 @@ def test_growth_cost_profile_finds_every_stage_of_a_growth_step(monkeypatch):
     assert est.growth_history_[-1]["unit"] is not None  # a unit was folded in
     for _, function, _ in growth_cost["STAGES"]:
         assert 0 < found.get(function, 0.0) <= total, function
+
+
+def test_real_data_quick_reports_every_row_and_the_goal_counts(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("pandas")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.setattr(sys, "argv", ["real_data.py", "--quick", "--results-dir", str(tmp_path),
+                                      "--jobs", "1"])
+    runpy.run_path(str(BENCHMARKS / "real_data.py"), run_name="__main__")
+    report = (tmp_path / "real_data_quick.md").read_text()
+    for row in ("skfold defaults", "skfold random init", "skfold gradmax init",
+                "skfold static, grown width", "MLP grown width, adam", "MLP grown width, lbfgs",
+                "MLP(100), adam", "MLP(100), lbfgs", "linear", "HGB"):
+        assert f"| {row} " in report
+    for table in ("iris", "diabetes"):
+        assert f"| {table} |" in report
+    for count in ("beats the same-width MLP", "within 1 point of the width-100 MLP",
+                  "within 1 point of the linear model", "folding beats random incoming weights",
+                  "within 1 point of the better of linear and HGB"):
+        assert count in report and f"{count} (better solver): nan" not in report
+    assert (tmp_path / "real_data_quick.png").stat().st_size > 10_000
+    assert "nan" not in report.lower()
+    assert report in capsys.readouterr().out
