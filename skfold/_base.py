@@ -66,6 +66,7 @@ class BaseFoldGrow(BaseEstimator):
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "search_subsample": [Interval(Integral, 1, None, closed="left")],
         "fold_point": [StrOptions(set(folding.FOLD_POINTS))],
+        "margin_fraction": [Interval(Real, 0, 1, closed="both")],
         "solver": [StrOptions({"auto", "lbfgs", "adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -74,7 +75,7 @@ class BaseFoldGrow(BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "device": [str],
         "random_state": ["random_state"],
@@ -85,9 +86,9 @@ class BaseFoldGrow(BaseEstimator):
     def __init__(self, *, hidden_units="auto", max_hidden_units=32, max_depth=1,
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
                  growth_patience=2, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
-                 n_clusters=8, search_subsample=2000, fold_point="segment", solver="auto",
-                 alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, momentum=0.9,
-                 max_iter=1000, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+                 n_clusters=8, search_subsample=2000, fold_point="segment", margin_fraction=0.0,
+                 solver="auto", alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, momentum=0.9,
+                 max_iter=1000, tol=1e-4, n_iter_no_change=10, early_stopping="auto",
                  validation_fraction=0.1, device="auto", random_state=None, verbose=0,
                  warm_start=False):
         self.hidden_units = hidden_units
@@ -103,6 +104,7 @@ class BaseFoldGrow(BaseEstimator):
         self.n_clusters = n_clusters
         self.search_subsample = search_subsample
         self.fold_point = fold_point
+        self.margin_fraction = margin_fraction
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -249,7 +251,7 @@ class BaseFoldGrow(BaseEstimator):
         state.schedule.start_call()
         call = FitCall(self, state, None, rows=rows, incremental=incremental)
         call.device = str(device)
-        if self.early_stopping and not incremental:
+        if fit_setup.validates(self, X.shape[0]) and not incremental:
             (X, y_enc, sw, call.rows), (X_val, y_val, sw_val) = fit_setup.split_validation(
                 self, state, X, y_enc, sw, rows)
             call.val = (*fit_setup.data_tensors(self, state, X_val, y_val, sw_val, device),

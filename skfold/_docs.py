@@ -79,6 +79,13 @@ PARAMETERS = """
         beyond the data of a layer already affine there, or on an existing unit's
         hyperplane), the unit's hyperplane is normal to the loss gradient at ``x_t`` and lies
         just behind it, and ``growth_history_`` records the fallback.
+    margin_fraction : float, default=0.0
+        Classification, when no searched row is mis-predicted: the typical instance is sought
+        among this share of the rows whose true class is least ahead of the runner-up (their
+        fold point is on the boundary between those two classes of their segment), so growth
+        goes on where the network would err next. ``0``: growth stops once every training row
+        is right, as the slides have it; on the real-data suite ``0.1`` did not win
+        (``benchmarks/results/real_data_findings.md``).
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
         ``"auto"`` uses full-batch L-BFGS up to 100,000 training rows and Adam above
         (``partial_fit`` always uses Adam with ``"auto"``). An L-BFGS run whose line search
@@ -114,11 +121,15 @@ PARAMETERS = """
     n_iter_no_change : int, default=10
         Epochs without ``tol`` improvement that make a plateau (after a growth that found no
         mis-predicted row, L-BFGS trains at least three times as many, see ``tol``).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified for a classifier) and monitor
-        its loss; the best network on it is kept.
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of the data (stratified for a classifier) and judge
+        the fit on it: its loss ends training phases, decides whether a growth paid and
+        which network is kept. ``"auto"`` holds out rows when at least 20 would be held out
+        (200 rows at the default fraction), as ``HistGradientBoosting*`` decide by size,
+        except in ``partial_fit`` and under ``growth_schedule="fixed"``;
+        the measurement that chose it is in ``benchmarks/results/real_data_findings.md``.
     validation_fraction : float, default=0.1
-        Share of the training data held out when ``early_stopping=True``.
+        Share of the training data held out when early stopping is on.
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
         ``"cuda:1"``... An unavailable device raises ``ValueError`` at ``fit``.

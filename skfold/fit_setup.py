@@ -56,7 +56,7 @@ def growth_settings(est):
     return GrowthSettings(task=est._task, init=est.init,
                           instance_selection=est.instance_selection,
                           n_clusters=est.n_clusters, search_subsample=est.search_subsample,
-                          fold_point=est.fold_point)
+                          fold_point=est.fold_point, margin_fraction=est.margin_fraction)
 
 
 def new_trainer(est, network, solver, generator):
@@ -64,6 +64,22 @@ def new_trainer(est, network, solver, generator):
     return Trainer(network, solver=solver, learning_rate=est.learning_rate_init,
                    momentum=est.momentum, alpha=est.alpha, batch_size=1, task=est._task,
                    generator=generator)
+
+
+#: ``early_stopping="auto"`` holds rows out when at least this many would be held out.
+MIN_AUTO_VALIDATION_ROWS = 20
+
+
+def validates(est, n_samples, incremental=False):
+    """Whether a ``fit`` on ``n_samples`` rows holds out a validation set (``early_stopping``);
+    ``"auto"`` never does in ``partial_fit``, whose chunks are not the whole data, nor under
+    the ``"fixed"`` schedule, whose width is the user's (a held-out set would keep the best
+    network, maybe a narrower one)."""
+    if est.early_stopping == "auto":
+        if incremental or est.growth_schedule == "fixed":
+            return False
+        return n_samples * est.validation_fraction >= MIN_AUTO_VALIDATION_ROWS
+    return bool(est.early_stopping)
 
 
 def new_state(est, n_features, n_outputs, n_samples, incremental, device):
@@ -77,7 +93,7 @@ def new_state(est, n_features, n_outputs, n_samples, incremental, device):
                                      dtype=SOLVER_DTYPES[solver], device=device)
     return FitState(network=network, trainer=new_trainer(est, network, solver, generator),
                     schedule=GrowthSchedule(**schedule_settings(est)), rng=rng, solver=solver,
-                    hidden_units=width, early_stopping=est.early_stopping)
+                    hidden_units=width, early_stopping=validates(est, n_samples, incremental))
 
 
 def check_room_for_the_network(est, state):
@@ -106,10 +122,11 @@ def continue_state(est, state, n_samples, incremental, device):
     if incremental:
         state.trainer.alpha = est.alpha  # the optimizer and its step size go on
     else:
-        if est.early_stopping and state.validation_scores is None:  # switched on now
+        early_stopping = validates(est, n_samples)
+        if early_stopping and state.validation_scores is None:  # switched on now
             state.validation_scores, state.best_validation_score = [], None
             state.best_loss = None  # as in a fit that stops early from the start
-        if not est.early_stopping and state.best_loss is None:  # switched off now
+        if not early_stopping and state.best_loss is None:  # switched off now
             state.best_loss = np.inf
         state.solver = effective_solver(est.solver, n_samples, incremental=False)
         state.network.to(SOLVER_DTYPES[state.solver])

@@ -72,8 +72,12 @@ def broaden_layer(network, layer, X, y, sample_weight, *, settings, n_units, rng
         ``(old_param, new_param, slices)`` for carrying optimizer state.
     """
     search = _search(network, layer, X, y, sample_weight, settings, rng)
-    candidates = folding.candidate_rows(search.signals.mispredicted,
-                                        _already_folded(search.X, folded_rows))
+    folded = _already_folded(search.X, folded_rows)
+    candidates = folding.candidate_rows(search.signals.mispredicted, folded)
+    if (not candidates.any() and settings.margin_fraction > 0
+            and search.signals.margins is not None):
+        candidates = folding.margin_rows(search.signals.margins, settings.margin_fraction,
+                                         folded)
     if candidates.any() and search.signals.losses[candidates].min() >= max_instance_loss:
         return [{**empty_event(layer, None, settings.init), "skipped": CANNOT_PAY}], []
     picks = folding.typical_instances(  # the rows already folded are out

@@ -28,6 +28,10 @@ class Task:
     def __repr__(self):
         return f"<{self.name} task>"
 
+    def margins(self, out, y):
+        """Per-row margin of the right answer (None: the task has no margin)."""
+        return None
+
     def __reduce__(self):
         return (task_named, (self.name,))
 
@@ -81,6 +85,13 @@ class Classification(Task):
         """``(mispredicted, predicted)`` as NumPy arrays: argmax against the label."""
         predicted = out.argmax(dim=1)
         return (predicted != y).cpu().numpy(), predicted.cpu().numpy()
+
+    def margins(self, out, y):
+        """The true class's logit minus the best other class's, float64 per row."""
+        out = out.double()
+        true = out.gather(1, y[:, None])[:, 0]
+        others = out.scatter(1, y[:, None], float("-inf"))
+        return (true - others.max(dim=1).values).cpu().numpy()
 
     def stratify(self, y_enc):
         return y_enc

@@ -95,7 +95,7 @@ def test_every_init_stops_under_the_same_rule(init):
 
 @pytest.mark.parametrize("init", folding.INITS)
 def test_every_init_records_the_instance_its_growth_was_decided_on(init):
-    est = _fit(FoldGrowClassifier(init=init, hidden_units=2, max_hidden_units=4,
+    est = _fit(FoldGrowClassifier(init=init, hidden_units=2, max_hidden_units=4, early_stopping=False,
                                   random_state=0), X, Y)
     grown = [e for e in est.growth_history_ if e["unit"] is not None]
     assert grown

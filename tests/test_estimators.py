@@ -261,7 +261,8 @@ def test_warm_start_trains_with_the_parameters_set_since_the_last_fit(moons):
 
 def test_early_stopping_can_be_switched_between_warm_started_fits(moons):
     X, y = moons
-    clf = FoldGrowClassifier(max_iter=30, random_state=0, warm_start=True).fit(X, y)
+    clf = FoldGrowClassifier(max_iter=30, random_state=0, warm_start=True,
+                             early_stopping=False).fit(X, y)
     assert clf.validation_scores_ is None
     clf.set_params(early_stopping=True).fit(X, y)
     assert len(clf.validation_scores_) > 0 and clf.best_loss_ is None
@@ -455,8 +456,9 @@ def test_every_fitted_attribute_of_scikit_learns_mlp_exists(moons, solver, Ours,
     target = y if task == "classification" else X[:, 0] * X[:, 1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        theirs = Theirs(solver=solver, max_iter=20, random_state=0).fit(X, target)
-        ours = Ours(solver=solver, max_iter=20, random_state=0).fit(X, target)
+        theirs = Theirs(solver=solver, max_iter=20, early_stopping=False,
+                        random_state=0).fit(X, target)
+        ours = Ours(solver=solver, max_iter=20, early_stopping=False, random_state=0).fit(X, target)
     public = [name for name in vars(theirs) if name.endswith("_") and not name.startswith("_")]
     assert "loss_" in public and "out_activation_" in public
     missing = [name for name in public if not hasattr(ours, name)]
@@ -483,7 +485,7 @@ def max_iter_warnings(est, X, y):
 
 def test_running_out_of_max_iter_while_growing_says_the_budget_set_the_width(moons):
     X, y = moons
-    clf = FoldGrowClassifier(hidden_units=2, max_hidden_units=16, n_iter_no_change=2,
+    clf = FoldGrowClassifier(hidden_units=2, max_hidden_units=16, n_iter_no_change=2, early_stopping=False,
                              max_iter=40, random_state=0)
     [message] = max_iter_warnings(clf, X, y)
     width = clf.hidden_layer_sizes_[0]
@@ -566,7 +568,8 @@ def test_growth_stops_after_growth_patience_growths_that_fixed_only_their_instan
     """On noisy data, growth ends exactly when ``growth_patience`` growths in a row did not
     lower the loss by ``min_growth_gain`` times the folded instance's share (and ``tol``)."""
     X, y = make_moons(n_samples=300, noise=0.3, random_state=0)
-    clf = FoldGrowClassifier(min_growth_gain=k, tol=tol, random_state=0).fit(X, y)
+    clf = FoldGrowClassifier(min_growth_gain=k, tol=tol, early_stopping=False,
+                             random_state=0).fit(X, y)
     paid = _growth_paid(clf.growth_history_, X.shape[0], k, clf.tol)
     last_growth = events_of_last_growth(clf.growth_history_)
     # stopped by the rule under test: not by max_iter, max_hidden_units or a skipped growth
@@ -594,7 +597,7 @@ def test_a_growth_that_pays_late_in_its_phase_lets_growth_go_on(seed):
 
 def test_min_growth_gain_stops_noise_fitting_growth_early():
     X, y = make_moons(n_samples=300, noise=0.3, random_state=0)
-    plain = FoldGrowClassifier(min_growth_gain=0, random_state=0).fit(X, y)
+    plain = FoldGrowClassifier(min_growth_gain=0, early_stopping=False, random_state=0).fit(X, y)
     default = FoldGrowClassifier(random_state=0).fit(X, y)
     assert sum(default.hidden_layer_sizes_) < sum(plain.hidden_layer_sizes_)
     # a gain no growth can bring: the first growth is skipped as one that cannot pay
@@ -616,11 +619,11 @@ def test_a_growth_that_cannot_pay_is_skipped_and_growth_stops():
 
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    clf = FoldGrowClassifier(random_state=0).fit(X, y)
+    clf = FoldGrowClassifier(early_stopping=False, random_state=0).fit(X, y)
     last = clf.growth_history_[-1]
     assert last["skipped"] == CANNOT_PAY and last["unit"] is None
     assert [e for e in clf.growth_history_ if e.get("skipped")] == [last]
-    plain = FoldGrowClassifier(min_growth_gain=0, random_state=0).fit(X, y)
+    plain = FoldGrowClassifier(min_growth_gain=0, early_stopping=False, random_state=0).fit(X, y)
     assert all(e.get("skipped") != CANNOT_PAY for e in plain.growth_history_)
     assert sum(plain.hidden_layer_sizes_) > sum(clf.hidden_layer_sizes_)
 
@@ -638,7 +641,8 @@ def test_a_network_that_fits_every_row_trains_on_after_growth_finds_nothing_to_f
     from skfold.schedule import EXACT_FIT_PHASE_FACTOR
 
     X, y = make_blobs(300, centers=3, cluster_std=0.3, random_state=0)
-    clf = FoldGrowClassifier(n_iter_no_change=n_iter_no_change, random_state=0).fit(X, y)
+    clf = FoldGrowClassifier(n_iter_no_change=n_iter_no_change, early_stopping=False,
+                             random_state=0).fit(X, y)
     last = clf.growth_history_[-1]
     assert last["skipped"] == schedule_module.NOTHING_MISPREDICTED
     assert last["loss_before"] < clf.tol
@@ -658,3 +662,27 @@ def test_largest_payable_instance_loss_is_where_the_needed_gain_reaches_the_loss
     limit = schedule.largest_payable_instance_loss(float(n_rows))
     needed = schedule.required_gain_for(limit, float(n_rows))
     assert needed == pytest.approx(best_loss, rel=1e-12)
+
+
+@pytest.mark.parametrize("Est", [FoldGrowClassifier, FoldGrowRegressor])
+def test_early_stopping_auto_holds_out_rows_once_twenty_would_be_held_out(Est):
+    X, y = make_moons(n_samples=300, noise=0.3, random_state=0)
+    target = y if Est is FoldGrowClassifier else X[:, 0] * X[:, 1]
+    large = Est(max_iter=40, random_state=0).fit(X, target)
+    assert large.get_params()["early_stopping"] == "auto"
+    assert len(large.validation_scores_) == large.n_iter_ and large.best_loss_ is None
+    small = Est(max_iter=40, random_state=0).fit(X[:150], target[:150])
+    assert small.validation_scores_ is None and small.best_loss_ is not None
+    bigger_share = Est(max_iter=40, validation_fraction=0.2, random_state=0).fit(
+        X[:150], target[:150])
+    assert len(bigger_share.validation_scores_) == bigger_share.n_iter_
+
+
+def test_early_stopping_auto_holds_nothing_out_in_partial_fit_or_a_fixed_schedule():
+    X, y = make_moons(n_samples=400, noise=0.3, random_state=0)
+    streamed = FoldGrowClassifier(random_state=0).partial_fit(X, y, classes=[0, 1])
+    assert streamed.validation_scores_ is None
+    fixed = FoldGrowClassifier(growth_schedule="fixed", grow_every=10, max_hidden_units=5,
+                               max_iter=60, random_state=0).fit(X, y)
+    assert fixed.validation_scores_ is None and fixed.hidden_layer_sizes_ == (5,)
+

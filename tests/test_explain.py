@@ -135,7 +135,7 @@ def test_explain_unit_says_where_the_hyperplane_went_when_there_was_no_fold_poin
     rng = np.random.RandomState(0)
     x = rng.uniform(-3, 3, size=300)
     X = ((x - x.mean()) / x.std())[:, None]
-    reg = FoldGrowRegressor(random_state=1).fit(X, np.sin(2 * x))
+    reg = FoldGrowRegressor(early_stopping=False, random_state=1).fit(X, np.sin(2 * x))
     whys = [reg.explain_unit(e["unit"]) for e in reg.growth_history_ if e["unit"] is not None]
     behind = [w for w in whys if "redundant_fold" in (w["fallback"] or "")]
     folded = [w for w in whys if w["fallback"] is None]

@@ -257,7 +257,7 @@ def test_keyboard_interrupt_inside_lbfgs_restores_the_best_iterate(moons, monkey
         return evaluate
 
     wrap_lbfgs_objectives(monkeypatch, interrupted)
-    clf = FoldGrowClassifier(solver="lbfgs", growth_schedule="none", max_iter=200,
+    clf = FoldGrowClassifier(solver="lbfgs", growth_schedule="none", max_iter=200, early_stopping=False,
                              random_state=0, alpha=0.0)
     with pytest.warns(UserWarning, match="interrupted"):
         clf.fit(X, y)

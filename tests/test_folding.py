@@ -241,9 +241,10 @@ def test_nearest_fold_point_ties_predicted_and_true_logits(data, n_classes, dept
         segment = _segment_before_growth(est, event)
         _, _, h_t, h_f = _unit_geometry(est, event)
         p, t = np.searchsorted(est.classes_, [event["predicted"], event["true"]])
-        assert p != t  # x_t was mis-predicted
         logits_t = segment.predict(h_t)
         assert np.argmax(logits_t) == p
+        if p == t:  # a margin instance, right but barely: the tie is with the runner-up
+            p = np.argsort(-logits_t)[1]
         if _through_x_t(event):
             continue
         logits = segment.predict(h_f)
@@ -648,7 +649,7 @@ def test_grown_instances_are_mispredicted_and_never_picked_twice(seed, selection
 
 def test_grow_with_nothing_mispredicted_is_skipped_and_recorded():
     X, y = _classification_data(0, 60, 3, 2)
-    est = _fitted(FoldGrowClassifier, X, y, init="fold")
+    est = _fitted(FoldGrowClassifier, X, y, init="fold", margin_fraction=0.0)
     sizes = est.hidden_layer_sizes_
     est.grow(X, est.predict(X))  # labels the network already gets right
     assert est.hidden_layer_sizes_ == sizes

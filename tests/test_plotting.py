@@ -37,7 +37,8 @@ def grown_pipeline(moons):
     # a scale the network would not pick by itself, so that data and model spaces differ
     X = X * [3.0, 0.5] + [10.0, -2.0]
     model = make_pipeline(StandardScaler(),
-                          FoldGrowClassifier(max_hidden_units=6, random_state=0)).fit(X, y)
+                          FoldGrowClassifier(max_hidden_units=6, early_stopping=False,
+                                             random_state=0)).fit(X, y)
     assert model[-1].n_growths_ >= 2
     return model, X, y
 

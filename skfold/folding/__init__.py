@@ -37,7 +37,7 @@ from .incoming import (
 )
 from .instances import (
                       SearchSignals,
-                      candidate_rows,
+                      candidate_rows, margin_rows,
                       find_typical_mispredicted_instance,
                       search_signals,
                       search_subsample,
@@ -48,7 +48,7 @@ from .settings import FOLD_POINTS, INITS, INSTANCE_SELECTIONS, GrowthSettings
 __all__ = [
     "find_typical_mispredicted_instance", "fold_point_search", "hidden_layer_broaden",
     "equivalent_network_deepening", "gradmax_outgoing", "random_incoming", "typical_instances",
-    "search_signals", "search_subsample", "candidate_rows", "SearchSignals", "boundary_equations",
+    "search_signals", "search_subsample", "candidate_rows", "margin_rows", "SearchSignals", "boundary_equations",
     "nearest_point_on", "fold_incoming", "gradmax_objective", "incoming_scale", "adds_nothing",
     "input_gradient_incoming", "dead_units", "GrowthSettings", "INITS", "INSTANCE_SELECTIONS",
     "FOLD_POINTS", "FLAT_SEGMENT", "REDUNDANT_FOLD", "THROUGH_INSTANCE", "FALLBACK_MARGIN",

@@ -33,6 +33,7 @@ class SearchSignals(NamedTuple):
     predicted: np.ndarray  #: predicted class (classification) or output (regression)
     H: torch.Tensor  #: ``h_layer``, the input of the grown layer
     delta: torch.Tensor  #: ``dL/dz`` of the layer after it (``L``: the weighted mean loss)
+    margins: np.ndarray | None = None  #: the right answer's margin (classification)
 
 
 def search_signals(network: GrowableMLP, layer: int, X, y, sample_weight, task) -> SearchSignals:
@@ -49,7 +50,8 @@ def search_signals(network: GrowableMLP, layer: int, X, y, sample_weight, task) 
     (delta,) = torch.autograd.grad(weighted.sum() / sample_weight.sum(), z_next)
     losses = weighted.detach().double().cpu().numpy()
     mispredicted, predicted = task.predictions(out.detach(), y)
-    return SearchSignals(losses, mispredicted, predicted, H, delta)
+    return SearchSignals(losses, mispredicted, predicted, H, delta,
+                         task.margins(out.detach(), y))
 
 
 def find_typical_mispredicted_instance(H, losses, mispredicted, *, method="kmeans",
@@ -152,6 +154,15 @@ def candidate_rows(mispredicted, excluded=None):
     if excluded is not None and (candidates & ~excluded).any():
         candidates &= ~excluded
     return candidates
+
+
+def margin_rows(margins, fraction, excluded=None):
+    """Mistakes that are not yet errors: the ``fraction`` of rows (at least one) whose right
+    answer is least ahead, without those already folded on while others remain."""
+    n = max(1, int(np.ceil(fraction * len(margins))))
+    candidates = np.zeros(len(margins), dtype=bool)
+    candidates[np.argsort(margins, kind="stable")[:n]] = True
+    return candidate_rows(candidates, excluded)
 
 
 def _count_distinct_rows(H, at_most):

@@ -21,3 +21,4 @@ class GrowthSettings:
     n_clusters: int = 8
     search_subsample: int = 2000
     fold_point: str = "segment"
+    margin_fraction: float = 0.0
