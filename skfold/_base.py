@@ -14,11 +14,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import explain, fit_setup, folding
+from . import explain, fit_setup, folding, sparse_rows
 from ._device import resolve_device
 from ._threads import thread_limits
-from ._validation import (check_magnitudes, validate_sample_weight, validate_Xy,
-                          weights_for_training)
+from ._validation import (ACCEPT_SPARSE, check_magnitudes, validate_sample_weight,
+                          validate_Xy, weights_for_training)
 from .fit_loop import FitCall, run
 from .fit_state import FitState
 from .growth import grow_step
@@ -346,7 +346,10 @@ class BaseFoldGrow(BaseEstimator):
         input in float64, so that a row's output does not depend on the batch it came in.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32),
+                          accept_sparse=ACCEPT_SPARSE)
+        if sparse_rows.is_sparse(X):
+            X = X.tocsr()  # row chunks, densified one at a time
         out = self._chunked_output(X, X.dtype)
         if X.dtype == np.float32 and not np.isfinite(out).all():
             out = self._chunked_output(X, np.float64)
@@ -354,7 +357,7 @@ class BaseFoldGrow(BaseEstimator):
             bad = ~np.isfinite(out).all(axis=1)
             raise ValueError(
                 f"The network's output overflows float64 on {int(bad.sum())} row(s) of X "
-                f"(largest absolute value there: {np.abs(X[bad]).max():.3g}): such inputs lie "
+                f"(largest absolute value there: {abs(X[bad]).max():.3g}): such inputs lie "
                 "far outside the training data. Scale X as the training data were scaled.")
         return out
 
@@ -368,8 +371,11 @@ class BaseFoldGrow(BaseEstimator):
         with torch.no_grad():
             for start in range(0, X.shape[0], EVAL_CHUNK):
                 # Read-only input (pandas copy-on-write, memmaps) is copied: torch warns on it.
-                h = torch.as_tensor(np.require(X[start:start + EVAL_CHUNK], dtype=dtype,
-                                               requirements=["W"]), device=device)
+                rows = X[start:start + EVAL_CHUNK]
+                if sparse_rows.is_sparse(rows):
+                    rows = rows.toarray()
+                h = torch.as_tensor(np.require(rows, dtype=dtype, requirements=["W"]),
+                                    device=device)
                 for w, b in zip(weights[:-1], biases[:-1]):
                     h = torch.addmm(b, h, w.t()).clamp_min_(0.0)
                 h = torch.addmm(biases[-1], h, weights[-1].t())
