@@ -348,8 +348,7 @@ class BaseFoldGrow(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32),
                           accept_sparse=ACCEPT_SPARSE)
-        if sparse_rows.is_sparse(X):
-            X = X.tocsr()  # row chunks, densified one at a time
+        X = sparse_rows.rows_format(X)  # sparse: CSR, its chunks densified one at a time
         out = self._chunked_output(X, X.dtype)
         if X.dtype == np.float32 and not np.isfinite(out).all():
             out = self._chunked_output(X, np.float64)
@@ -371,9 +370,7 @@ class BaseFoldGrow(BaseEstimator):
         with torch.no_grad():
             for start in range(0, X.shape[0], EVAL_CHUNK):
                 # Read-only input (pandas copy-on-write, memmaps) is copied: torch warns on it.
-                rows = X[start:start + EVAL_CHUNK]
-                if sparse_rows.is_sparse(rows):
-                    rows = rows.toarray()
+                rows = sparse_rows.densified(X[start:start + EVAL_CHUNK])
                 h = torch.as_tensor(np.require(rows, dtype=dtype, requirements=["W"]),
                                     device=device)
                 for w, b in zip(weights[:-1], biases[:-1]):

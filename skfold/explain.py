@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .growth import lies_behind_instance
 from .objective import EVAL_CHUNK
 from .schedule import growth_paid
+from .sparse_rows import densified
 
 
 def explain_unit(est, unit, layer=0, X=None):
@@ -114,8 +115,7 @@ def active_rows(est, unit, layer, X):
     n_active = 0
     with torch.no_grad():
         for start in range(0, X.shape[0], EVAL_CHUNK):
-            rows = X[start:start + EVAL_CHUNK]
-            rows = torch.as_tensor(rows.toarray() if hasattr(rows, "toarray") else rows,
+            rows = torch.as_tensor(densified(X[start:start + EVAL_CHUNK]),
                                    dtype=weight.dtype, device=weight.device)
             n_active += int(((net.hidden_input(rows, layer) @ weight + bias) > 0).sum())
     return n_active, X.shape[0]

@@ -20,6 +20,16 @@ def is_sparse(X):
     return sp.issparse(X)
 
 
+def rows_format(X):
+    """Sparse ``X`` in CSR (cheap row slices); dense ``X`` as it is."""
+    return X.tocsr() if sp.issparse(X) else X
+
+
+def densified(rows):
+    """A block of rows as a dense array."""
+    return rows.toarray() if sp.issparse(rows) else rows
+
+
 class SparseRows:
     """Row access to a CSR matrix as dense tensors of ``dtype`` on ``device``.
 

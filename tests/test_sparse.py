@@ -94,3 +94,12 @@ def test_pipeline_with_a_sparse_one_hot_encoder():
         warnings.simplefilter("ignore")
         model.fit(X, y)
     assert model.score(X, y) > 0.8
+
+
+def test_explain_unit_counts_active_rows_of_sparse_X():
+    X, y = _data()
+    est = _fit(FoldGrowClassifier, sp.csr_matrix(X), y, "adam")
+    grown = next(e for e in est.growth_history_ if e.get("unit") is not None)
+    dense = est.explain_unit(grown["unit"], X=X)
+    sparse = est.explain_unit(grown["unit"], X=sp.csc_matrix(X))
+    assert sparse["n_active"] == dense["n_active"]
