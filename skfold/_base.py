@@ -339,12 +339,11 @@ class BaseFoldGrow(BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def _forward(self, X):
-        """Network output as a float64 array, computed in chunks of ``EVAL_CHUNK`` rows.
-
-        float32 input is computed in float32, as ``MLPClassifier`` does (faster matrix
-        products than float64 on CPU), falling back to float64 if that overflows; any other
-        input in float64, so that a row's output does not depend on the batch it came in.
-        """
+        """Network output as a float64 array, computed in chunks of ``EVAL_CHUNK`` rows (sparse
+        X: densified a chunk at a time, of fewer rows on wide data). float32 input is computed
+        in float32, as ``MLPClassifier`` does (faster products than float64 on CPU), falling
+        back to float64 on overflow; other input in float64, so that a row's output does not
+        depend on the batch it came in."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32),
                           accept_sparse=ACCEPT_SPARSE)
@@ -368,15 +367,16 @@ class BaseFoldGrow(BaseEstimator):
         biases = [b.detach().to(torch_dtype) for b in net.biases]
         out = np.empty((X.shape[0], weights[-1].shape[0]))
         with torch.no_grad():
-            for start in range(0, X.shape[0], EVAL_CHUNK):
+            chunk = sparse_rows.chunk_for(X, EVAL_CHUNK)
+            for start in range(0, X.shape[0], chunk):
                 # Read-only input (pandas copy-on-write, memmaps) is copied: torch warns on it.
-                rows = sparse_rows.densified(X[start:start + EVAL_CHUNK])
+                rows = sparse_rows.densified(X[start:start + chunk])
                 h = torch.as_tensor(np.require(rows, dtype=dtype, requirements=["W"]),
                                     device=device)
                 for w, b in zip(weights[:-1], biases[:-1]):
                     h = torch.addmm(b, h, w.t()).clamp_min_(0.0)
                 h = torch.addmm(biases[-1], h, weights[-1].t())
-                out[start:start + EVAL_CHUNK] = h.cpu().numpy()
+                out[start:start + chunk] = h.cpu().numpy()
         return out
 
     # ------------------------------------------------------------------ pickling

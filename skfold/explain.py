@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .growth import lies_behind_instance
 from .objective import EVAL_CHUNK
 from .schedule import growth_paid
-from .sparse_rows import densified
+from .sparse_rows import chunk_for, densified
 
 
 def explain_unit(est, unit, layer=0, X=None):
@@ -114,8 +114,9 @@ def active_rows(est, unit, layer, X):
     weight, bias = net.weights[layer].detach()[unit], net.biases[layer].detach()[unit]
     n_active = 0
     with torch.no_grad():
-        for start in range(0, X.shape[0], EVAL_CHUNK):
-            rows = torch.as_tensor(densified(X[start:start + EVAL_CHUNK]),
+        chunk = chunk_for(X, EVAL_CHUNK)
+        for start in range(0, X.shape[0], chunk):
+            rows = torch.as_tensor(densified(X[start:start + chunk]),
                                    dtype=weight.dtype, device=weight.device)
             n_active += int(((net.hidden_input(rows, layer) @ weight + bias) > 0).sum())
     return n_active, X.shape[0]

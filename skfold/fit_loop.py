@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import divergence, growth, history
 from ._threads import thread_limits
 from .network import snapshot
-from .objective import EVAL_CHUNK, evaluate_loss
+from .objective import evaluate_loss
 
 #: L-BFGS-B's own gradient tolerance: far below any loss tolerance, so that a freshly grown
 #: unit's small outgoing gradient does not end the run at once.
@@ -230,8 +230,8 @@ def _outputs(network, X):
     """``network(X)``; on sparse rows, chunk by chunk (each densified in turn)."""
     if isinstance(X, torch.Tensor):
         return network(X)
-    return torch.cat([network(X[start:start + EVAL_CHUNK])
-                      for start in range(0, X.shape[0], EVAL_CHUNK)])
+    return torch.cat([network(X[start:start + X.chunk_rows])
+                      for start in range(0, X.shape[0], X.chunk_rows)])
 
 
 def trained(call):

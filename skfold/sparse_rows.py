@@ -14,6 +14,14 @@ import scipy.sparse as sp
 import torch
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+#: Values (rows times features) a chunk of sparse rows densifies at most when a computation runs
+#: over all the rows (a loss, predictions): a few MiB, the size of a mini-batch on wide data.
+CHUNK_VALUES = 2 ** 20
+
+
+def chunk_rows(n_features, dense_chunk):
+    """Rows per chunk of sparse rows: ``dense_chunk`` (dense input's), fewer on wide data."""
+    return int(max(1, min(dense_chunk, CHUNK_VALUES // max(1, n_features))))
 
 
 def is_sparse(X):
@@ -23,6 +31,11 @@ def is_sparse(X):
 def rows_format(X):
     """Sparse ``X`` in CSR (cheap row slices); dense ``X`` as it is."""
     return X.tocsr() if sp.issparse(X) else X
+
+
+def chunk_for(X, dense_chunk):
+    """Rows per chunk of a pass over ``X``: ``dense_chunk``, or :func:`chunk_rows` if sparse."""
+    return chunk_rows(X.shape[1], dense_chunk) if sp.issparse(X) else dense_chunk
 
 
 def densified(rows):
@@ -42,6 +55,8 @@ class SparseRows:
         self.matrix.sort_indices()
         self.dtype = dtype
         self.device = torch.device(device)
+        #: Rows per chunk of a pass over all the rows (see :data:`CHUNK_VALUES`).
+        self.chunk_rows = chunk_rows(self.matrix.shape[1], 16384)
 
     @property
     def shape(self):
