@@ -14,11 +14,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import explain, fit_setup, folding
+from . import explain, fit_setup, folding, sparse_rows
 from ._device import resolve_device
 from ._threads import thread_limits
-from ._validation import (check_magnitudes, validate_sample_weight, validate_Xy,
-                          weights_for_training)
+from ._validation import (ACCEPT_SPARSE, check_magnitudes, validate_sample_weight,
+                          validate_Xy, weights_for_training)
 from .fit_loop import FitCall, run
 from .fit_state import FitState
 from .growth import grow_step
@@ -341,14 +341,15 @@ class BaseFoldGrow(BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def _forward(self, X):
-        """Network output as a float64 array, computed in chunks of ``EVAL_CHUNK`` rows.
-
-        float32 input is computed in float32, as ``MLPClassifier`` does (faster matrix
-        products than float64 on CPU), falling back to float64 if that overflows; any other
-        input in float64, so that a row's output does not depend on the batch it came in.
-        """
+        """Network output as a float64 array, computed in chunks of ``EVAL_CHUNK`` rows (sparse
+        X: densified a chunk at a time, of fewer rows on wide data). float32 input is computed
+        in float32, as ``MLPClassifier`` does (faster products than float64 on CPU), falling
+        back to float64 on overflow; other input in float64, so that a row's output does not
+        depend on the batch it came in."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32),
+                          accept_sparse=ACCEPT_SPARSE)
+        X = sparse_rows.rows_format(X)  # sparse: CSR, its chunks densified one at a time
         out = self._chunked_output(X, X.dtype)
         if X.dtype == np.float32 and not np.isfinite(out).all():
             out = self._chunked_output(X, np.float64)
@@ -356,7 +357,7 @@ class BaseFoldGrow(BaseEstimator):
             bad = ~np.isfinite(out).all(axis=1)
             raise ValueError(
                 f"The network's output overflows float64 on {int(bad.sum())} row(s) of X "
-                f"(largest absolute value there: {np.abs(X[bad]).max():.3g}): such inputs lie "
+                f"(largest absolute value there: {abs(X[bad]).max():.3g}): such inputs lie "
                 "far outside the training data. Scale X as the training data were scaled.")
         return out
 
@@ -368,14 +369,16 @@ class BaseFoldGrow(BaseEstimator):
         biases = [b.detach().to(torch_dtype) for b in net.biases]
         out = np.empty((X.shape[0], weights[-1].shape[0]))
         with torch.no_grad():
-            for start in range(0, X.shape[0], EVAL_CHUNK):
+            chunk = sparse_rows.chunk_for(X, EVAL_CHUNK)
+            for start in range(0, X.shape[0], chunk):
                 # Read-only input (pandas copy-on-write, memmaps) is copied: torch warns on it.
-                h = torch.as_tensor(np.require(X[start:start + EVAL_CHUNK], dtype=dtype,
-                                               requirements=["W"]), device=device)
+                rows = sparse_rows.densified(X[start:start + chunk])
+                h = torch.as_tensor(np.require(rows, dtype=dtype, requirements=["W"]),
+                                    device=device)
                 for w, b in zip(weights[:-1], biases[:-1]):
                     h = torch.addmm(b, h, w.t()).clamp_min_(0.0)
                 h = torch.addmm(biases[-1], h, weights[-1].t())
-                out[start:start + EVAL_CHUNK] = h.cpu().numpy()
+                out[start:start + chunk] = h.cpu().numpy()
         return out
 
     # ------------------------------------------------------------------ pickling
@@ -395,4 +398,5 @@ class BaseFoldGrow(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags

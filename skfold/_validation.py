@@ -14,6 +14,9 @@ from .fit_setup import SOLVER_DTYPES
 #: the square root of the training dtype's maximum, so that squared errors and Adam's squared
 #: gradients cannot overflow: 1.8e15 for float32 (Adam, SGD), 1.3e150 for float64 (L-BFGS).
 OVERFLOW_MARGIN = 1e-4
+#: Sparse formats X may come in (matrices or arrays); any other sparse format is converted to
+#: CSR. The fit densifies a few rows at a time (:class:`~skfold.sparse_rows.SparseRows`).
+ACCEPT_SPARSE = ["csr", "csc"]
 
 
 def validate_Xy(est, X, y, reset):
@@ -34,7 +37,7 @@ def validate_Xy(est, X, y, reset):
             "supported. Fit one classifier per column, e.g. with "
             "sklearn.multioutput.MultiOutputClassifier.")
     return validate_data(est, X, y, reset=reset, dtype=(np.float64, np.float32),
-                         multi_output=values, y_numeric=values)
+                         accept_sparse=ACCEPT_SPARSE, multi_output=values, y_numeric=values)
 
 
 def validate_sample_weight(sample_weight, X):

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .growth import lies_behind_instance
 from .objective import EVAL_CHUNK
 from .schedule import growth_paid
+from .sparse_rows import chunk_for, densified
 
 
 def explain_unit(est, unit, layer=0, X=None):
@@ -108,13 +109,14 @@ def _instance_sentence(record, layer):
 
 def active_rows(est, unit, layer, X):
     """How many rows of ``X`` give the unit a positive pre-activation, and of how many."""
-    X = validate_data(est, X, reset=False, dtype=np.float64)
+    X = validate_data(est, X, reset=False, dtype=np.float64, accept_sparse="csr")
     net = est.network_
     weight, bias = net.weights[layer].detach()[unit], net.biases[layer].detach()[unit]
     n_active = 0
     with torch.no_grad():
-        for start in range(0, X.shape[0], EVAL_CHUNK):
-            rows = torch.as_tensor(X[start:start + EVAL_CHUNK], dtype=weight.dtype,
-                                   device=weight.device)
+        chunk = chunk_for(X, EVAL_CHUNK)
+        for start in range(0, X.shape[0], chunk):
+            rows = torch.as_tensor(densified(X[start:start + chunk]),
+                                   dtype=weight.dtype, device=weight.device)
             n_active += int(((net.hidden_input(rows, layer) @ weight + bias) > 0).sum())
     return n_active, X.shape[0]

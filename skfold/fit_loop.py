@@ -12,6 +12,7 @@ import time
 import warnings
 
 import numpy as np
+import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from . import divergence, growth, history
@@ -203,7 +204,7 @@ def end_epoch(call, loss, weights=None):
     if call.val is not None:
         Xv, yv, swv, swv_np = call.val
         monitored = evaluate_loss(state.network, Xv, yv, swv, call.settings.task)
-        score = call.settings.task.validation_score(state.network(Xv), yv, swv_np)
+        score = call.settings.task.validation_score(_outputs(state.network, Xv), yv, swv_np)
         state.validation_scores.append(score)
         if state.best_validation_score is None or score > state.best_validation_score:
             state.best_validation_score = score
@@ -223,6 +224,14 @@ def end_epoch(call, loss, weights=None):
         call.progress.set_postfix(loss=f"{loss:.4g}", units=sum(state.network.hidden_sizes),
                                   refresh=False)
         call.progress.update(1)
+
+
+def _outputs(network, X):
+    """``network(X)``; on sparse rows, chunk by chunk (each densified in turn)."""
+    if isinstance(X, torch.Tensor):
+        return network(X)
+    return torch.cat([network(X[start:start + X.chunk_rows])
+                      for start in range(0, X.shape[0], X.chunk_rows)])
 
 
 def trained(call):

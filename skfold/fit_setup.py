@@ -13,6 +13,7 @@ from .fit_state import FitState
 from .folding import GrowthSettings
 from .network import GrowableMLP
 from .schedule import GrowthSchedule
+from .sparse_rows import SparseRows, is_sparse
 from .training import Trainer, auto_batch_size
 
 #: Training precision. Mini-batch solvers train in float32 (half the memory traffic on large
@@ -144,6 +145,14 @@ def to_tensor(array, dtype, device):
     return torch.from_numpy(array).to(device)
 
 
+def features(X, dtype, device, whole=False):
+    """``X`` as the fit reads it: a tensor, or rows of a sparse matrix densified on demand."""
+    if not is_sparse(X):
+        return to_tensor(X, dtype, device)
+    rows = SparseRows(X, dtype, device)
+    return rows.dense() if whole else rows
+
+
 def split_validation(est, state, X, y_enc, sw, rows):
     """Hold out ``validation_fraction`` of the rows, stratified where the task allows and the
     classes are large enough; returns the training part and the held-out part."""
@@ -160,9 +169,11 @@ def split_validation(est, state, X, y_enc, sw, rows):
 
 
 def data_tensors(est, state, X, y_enc, sw, device):
-    """``(X, y, sample_weight)`` as the training tensors of ``state``'s solver."""
+    """``(X, y, sample_weight)`` as the training tensors of ``state``'s solver. Sparse ``X``
+    becomes a :class:`~skfold.sparse_rows.SparseRows`, densified a batch at a time (full-batch
+    L-BFGS takes it densified)."""
     dtype = SOLVER_DTYPES[state.solver]
-    return (to_tensor(X, dtype, device), to_tensor(y_enc, est._task.target_dtype(dtype), device),
+    return (features(X, dtype, device, whole=state.solver == "lbfgs"), to_tensor(y_enc, est._task.target_dtype(dtype), device),
             to_tensor(sw, dtype, device))
 
 

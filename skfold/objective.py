@@ -81,8 +81,9 @@ def unless_all_ones(sample_weight):
 def evaluate_loss(network, X, y, sample_weight, task) -> float:
     """Sample-weighted mean loss over a data set, in chunks of bounded memory."""
     total = torch.zeros((), dtype=torch.float64, device=X.device)
-    for start in range(0, X.shape[0], EVAL_CHUNK):
-        sl = slice(start, start + EVAL_CHUNK)
+    chunk = getattr(X, "chunk_rows", EVAL_CHUNK)  # sparse rows: fewer on wide data
+    for start in range(0, X.shape[0], chunk):
+        sl = slice(start, start + chunk)
         losses = task.per_sample_loss(network(X[sl]), y[sl])
         total += (losses.double() * sample_weight[sl].double()).sum()
     return float(total / sample_weight.double().sum())

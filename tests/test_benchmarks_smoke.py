@@ -105,7 +105,7 @@ def test_mid_size_counts_nearly_linear_grown_units_from_the_weights(monkeypatch)
 
 
 @pytest.mark.parametrize("script", ["head_to_head.py", "growth_curve.py", "ablations.py",
-                                    "mid_size.py", "real_data.py"])
+                                    "mid_size.py", "real_data.py", "sparse_memory.py"])
 def test_help_names_the_quick_and_results_dir_options(monkeypatch, capsys, script):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     monkeypatch.setattr(sys, "argv", [script, "--help"])
@@ -182,3 +182,12 @@ def test_real_data_quick_reports_every_row_and_the_goal_counts(monkeypatch, tmp_
     assert (tmp_path / "real_data_quick.png").stat().st_size > 10_000
     assert "nan" not in report.lower()
     assert report in capsys.readouterr().out
+
+
+def test_sparse_memory_quick_measures_every_model(monkeypatch, tmp_path):
+    run_quick(monkeypatch, tmp_path, "sparse_memory.py")
+    report = (tmp_path / "sparse_memory_quick.md").read_text()
+    assert "QUICK run" in report and "peak fit memory (MiB)" in report
+    for model in ("skfold, sparse X (adam)", "MLPClassifier(100), sparse X (adam)",
+                  "skfold, dense X (adam)"):
+        assert f"| {model} |" in report

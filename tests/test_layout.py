@@ -26,7 +26,8 @@ LAYERS = [
     ["skfold.folding.*"],
     ["skfold.training", "skfold.lbfgs", "skfold.objective", "skfold.numpy_objective",
      "skfold.optimizers", "skfold.network"],
-    ["skfold.tasks", "skfold.schedule", "skfold._threads", "skfold._device", "skfold.datasets"],
+    ["skfold.tasks", "skfold.schedule", "skfold._threads", "skfold._device", "skfold.datasets",
+     "skfold.sparse_rows"],
 ]
 
 
