@@ -156,8 +156,10 @@ def apply_defect(defect, X, y, Estimator, data):
         X = X.astype(object)
         X[row, col] = object()
         return X, y, kwargs, (TypeError, ["object"])
-    if defect == "sparse_X":
-        return sp.csr_matrix(X.astype(np.float64)), y, kwargs, (TypeError, ["sparse"])
+    if defect == "sparse_X":  # sparse X is taken, but not with a NaN
+        X = X.astype(np.float64)
+        X[row, col] = np.nan
+        return sp.csr_matrix(X), y, kwargs, (ValueError, ["NaN"])
     if defect == "one_class":
         if not classifier:
             return X, y, kwargs, None
@@ -275,7 +277,9 @@ def test_predict_rejects_bad_input_or_returns_finite(Estimator, data):
     elif defect == "empty":
         X, expected = X[:0], (ValueError, ["0 sample"])
     elif defect == "sparse":
-        X, expected = sp.csr_matrix(X.astype(float)), (TypeError, ["sparse"])
+        X = X.astype(np.float64)  # sparse X is taken, but not with an infinity
+        X[row, 0] = np.inf
+        X, expected = sp.csr_matrix(X), (ValueError, ["infinity"])
     elif defect == "strings":
         X = X.astype(str)
         X[row, 0] = "abc"

@@ -188,6 +188,7 @@ def test_sparse_memory_quick_measures_every_model(monkeypatch, tmp_path):
     run_quick(monkeypatch, tmp_path, "sparse_memory.py")
     report = (tmp_path / "sparse_memory_quick.md").read_text()
     assert "QUICK run" in report and "peak fit memory (MiB)" in report
-    for model in ("skfold, sparse X (adam)", "MLPClassifier(100), sparse X (adam)",
+    for model in ("skfold, sparse X (adam)", "skfold, sparse X (adam), a growth every epoch",
+                  "MLPClassifier(100), sparse X (adam)",
                   "skfold, dense X (adam)"):
         assert f"| {model} |" in report
