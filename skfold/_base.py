@@ -17,7 +17,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import explain, fit_setup, folding, sparse_rows
 from ._device import resolve_device
 from ._threads import thread_limits
-from ._validation import (ACCEPT_SPARSE, check_magnitudes, validate_sample_weight,
+from ._validation import (ACCEPT_SPARSE, check_init_arguments, check_magnitudes,
+                          validate_sample_weight,
                           validate_Xy, weights_for_training)
 from .fit_loop import FitCall, run
 from .fit_state import FitState
@@ -82,6 +83,10 @@ class BaseFoldGrow(BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
+
+    def __new__(cls, *args, **kwargs):
+        check_init_arguments(cls, args, kwargs)
+        return super().__new__(cls)
 
     def __init__(self, *, hidden_units="auto", max_hidden_units=32, max_depth=1,
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,

@@ -19,6 +19,21 @@ OVERFLOW_MARGIN = 1e-4
 ACCEPT_SPARSE = ["csr", "csc"]
 
 
+def check_init_arguments(cls, args, kwargs):
+    """A TypeError naming the public class for positional or unknown arguments, with a
+    pointer for MLPClassifier's ``hidden_layer_sizes``."""
+    unknown = sorted(set(kwargs) - set(cls._get_param_names()))
+    if not (args or unknown):
+        return
+    hint = ("" if "hidden_layer_sizes" not in unknown else
+            " MLPClassifier's hidden_layer_sizes has no counterpart here: the network sizes "
+            "itself; set hidden_units (the starting width) and max_hidden_units (the most it "
+            "may grow to).")
+    what = (f"got unexpected keyword argument(s) {', '.join(map(repr, unknown))}"
+            if unknown else "takes keyword arguments only")
+    raise TypeError(f"{cls.__name__}.__init__() {what}.{hint}")
+
+
 def validate_Xy(est, X, y, reset):
     """scikit-learn's checks of ``X`` and ``y``; a classifier's ``y`` with several columns
     gets its own message (scikit-learn's "y should be a 1d array" does not say why)."""
@@ -36,6 +51,15 @@ def validate_Xy(est, X, y, reset):
             f"got y of shape {shape}: multilabel and multi-output targets are not "
             "supported. Fit one classifier per column, e.g. with "
             "sklearn.multioutput.MultiOutputClassifier.")
+    if values and y is not None:
+        kind = np.asarray(y).dtype.kind if not hasattr(y, "dtypes") else None
+        if kind in ("U", "S", "O"):
+            try:
+                np.asarray(y, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{type(est).__name__} needs a numeric target: y must hold numbers "
+                    f"({exc}). For class labels use FoldGrowClassifier.") from exc
     return validate_data(est, X, y, reset=reset, dtype=(np.float64, np.float32),
                          accept_sparse=ACCEPT_SPARSE, multi_output=values, y_numeric=values)
 

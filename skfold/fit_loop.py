@@ -94,6 +94,7 @@ def run(call, y_enc, sw):
                       "network seen so far.", UserWarning, stacklevel=4)
         state.keep_best_after_interruption()
     else:
+        _close_progress(call)  # the bar ends before any warning prints on its line
         if not call.incremental:
             state.restore_best(est.tol)
             if not trained(call):
@@ -102,7 +103,15 @@ def run(call, y_enc, sw):
                 warnings.warn(max_iter_message(call), ConvergenceWarning)
     history.close_history(state, final=not call.incremental)
     history.mark_units_in_model(state)
+    _close_progress(call)
+
+
+def _close_progress(call):
+    """Close the bar at its final position: the epochs run (an early stop ends it short of
+    ``max_iter``, so its total becomes the epochs run)."""
     if call.progress is not None:
+        call.progress.total = call.progress.n
+        call.progress.refresh()
         call.progress.close()
         call.progress = None
 
@@ -221,7 +230,7 @@ def end_epoch(call, loss, weights=None):
         call.say(f"Iteration {state.n_iter}, loss = {loss:.8f}{score}, "
                  f"hidden units = {state.network.hidden_sizes}")
     if call.progress is not None:
-        call.progress.set_postfix(loss=f"{loss:.4g}", units=sum(state.network.hidden_sizes),
+        call.progress.set_postfix(loss=f"{loss:.6f}", units=sum(state.network.hidden_sizes),
                                   refresh=False)
         call.progress.update(1)
 

@@ -106,3 +106,24 @@ def test_relative_links_in_the_documents_point_to_files_that_exist(document):
     local = [link for link in links if "://" not in link]
     missing = [link for link in local if not (document.parent / link).exists()]
     assert not missing, f"{document.name} links to missing files: {missing}"
+
+
+def test_gridsearch_chart_bars_start_at_zero_or_it_is_a_dot_plot(tmp_path, monkeypatch, capsys):
+    """A bar's length reads as its value: a value axis of bars starts at 0 (a dot plot may
+    start where the scores do, and says so)."""
+    import matplotlib.figure
+
+    saved = []
+    original = matplotlib.figure.Figure.savefig
+
+    def record(fig, *args, **kwargs):
+        saved.append(fig)
+        return original(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
+    run_example("pipeline_gridsearch.py", tmp_path / "figures", via_env=True,
+                monkeypatch=monkeypatch, capsys=capsys)
+    chart = saved[0].axes[0]
+    bars = [p for p in chart.patches if type(p).__name__ == "Rectangle"]
+    assert not bars or chart.get_xlim()[0] == 0
+    assert bars or "axis from" in chart.get_xlabel()
