@@ -18,8 +18,7 @@ from . import explain, fit_setup, folding, sparse_rows
 from ._device import resolve_device
 from ._threads import thread_limits
 from ._validation import (ACCEPT_SPARSE, check_init_arguments, check_magnitudes,
-                          validate_sample_weight,
-                          validate_Xy, weights_for_training)
+                          validate_sample_weight, validate_Xy, weights_for_training)
 from .fit_loop import FitCall, run
 from .fit_state import FitState
 from .growth import grow_step
@@ -141,23 +140,13 @@ class BaseFoldGrow(BaseEstimator):
     hidden_units_ = property(lambda self: self._state.hidden_units)
     solver_ = property(lambda self: self._state.solver)
 
-    @property
-    def hidden_layer_sizes_(self):
-        """Current widths of the hidden layers."""
-        return self.network_.hidden_sizes
-
-    @property
-    def coefs_(self):
-        """Weight matrices as float64 arrays of shape ``(n_in, n_out)``, as in ``MLPClassifier``."""
-        return self.network_.coefs()
-
-    @property
-    def intercepts_(self):
-        return self.network_.intercepts()
-
-    @property
-    def n_layers_(self):
-        return self.network_.n_hidden_layers + 2
+    hidden_layer_sizes_ = property(lambda self: self.network_.hidden_sizes,
+                                   doc="Current widths of the hidden layers.")
+    coefs_ = property(lambda self: self.network_.coefs(),
+                      doc="Weight matrices as float64 arrays of shape ``(n_in, n_out)``, as in "
+                          "``MLPClassifier``.")
+    intercepts_ = property(lambda self: self.network_.intercepts())
+    n_layers_ = property(lambda self: self.network_.n_hidden_layers + 2)
 
     @property
     def loss_(self):
