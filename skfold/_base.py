@@ -6,6 +6,7 @@ Training itself is :mod:`skfold.fit_loop`'s; the classifier and the regressor
 
 from __future__ import annotations
 
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -86,6 +87,11 @@ class BaseFoldGrow(BaseEstimator):
     def __new__(cls, *args, **kwargs):
         check_init_arguments(cls, args, kwargs)
         return super().__new__(cls)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        signature = inspect.signature(cls.__init__)  # not __new__'s argument check
+        cls.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
 
     def __init__(self, *, hidden_units="auto", max_hidden_units=32, max_depth=1,
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
@@ -179,9 +185,6 @@ class BaseFoldGrow(BaseEstimator):
                 f"{self.max_hidden_units}; the network starts at hidden_units and grows up to "
                 "max_hidden_units."
             )
-
-    def _growth_settings(self):
-        return fit_setup.growth_settings(self)
 
     def fit(self, X, y, sample_weight=None):
         """Train the network, growing it as ``growth_schedule`` says.

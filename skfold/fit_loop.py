@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import divergence, growth, history
 from ._threads import thread_limits
+from .fit_setup import growth_settings
 from .network import snapshot
 from .objective import evaluate_loss
 
@@ -46,7 +47,7 @@ class FitCall:
     def __init__(self, est, state, data, val=None, rows=None, incremental=False):
         self.est, self.state, self.data, self.val, self.rows = est, state, data, val, rows
         self.incremental = incremental
-        self.settings = est._growth_settings()
+        self.settings = growth_settings(est)
         self.name = type(est).__name__
         self.start = snapshot(state.network)  # the roll-back target until an epoch does better
         self.start_iter = state.n_iter
