@@ -6,7 +6,6 @@ Training itself is :mod:`skfold.fit_loop`'s; the classifier and the regressor
 
 from __future__ import annotations
 
-import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import explain, fit_setup, folding, sparse_rows
 from ._device import resolve_device
 from ._threads import thread_limits
-from ._validation import (ACCEPT_SPARSE, check_init_arguments, check_magnitudes,
+from ._validation import (ACCEPT_SPARSE, NamedArgumentErrors, check_magnitudes,
                           validate_sample_weight, validate_Xy, weights_for_training)
 from .fit_loop import FitCall, run
 from .fit_state import FitState
@@ -42,7 +41,7 @@ def _solver_is_stochastic(estimator):
     return True
 
 
-class BaseFoldGrow(BaseEstimator):
+class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
     """Shared machinery of :class:`FoldGrowClassifier` and :class:`FoldGrowRegressor`.
 
     A fitted estimator holds its training state in one :class:`~skfold.fit_state.FitState`
@@ -83,15 +82,6 @@ class BaseFoldGrow(BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
     }
-
-    def __new__(cls, *args, **kwargs):
-        check_init_arguments(cls, args, kwargs)
-        return super().__new__(cls)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        signature = inspect.signature(cls.__init__)  # not __new__'s argument check
-        cls.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
 
     def __init__(self, *, hidden_units="auto", max_hidden_units=32, max_depth=1,
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
@@ -229,7 +219,7 @@ class BaseFoldGrow(BaseEstimator):
         first = not hasattr(self, "_state") or not (self.warm_start or incremental)
         X, y = validate_Xy(self, X, y, reset=first)
         sw = validate_sample_weight(sample_weight, X)
-        y_enc = self._encode_targets(y, first, classes, sw)
+        y_enc, sw = self._encode_targets(y, first, classes, sw)
         keep = sw > 0  # zero-weight rows contribute nothing: drop them exactly
         rows = np.flatnonzero(keep)  # the caller's row of each training row (growth_history_)
         if not keep.all():
@@ -286,13 +276,13 @@ class BaseFoldGrow(BaseEstimator):
                 f"{self.max_hidden_units}; raise max_hidden_units (set_params) to grow "
                 "further.")
         X, y = validate_Xy(self, X, y, reset=False)
-        y_enc = self._encode_targets(y, first=False, classes=None)
+        y_enc, sw = self._encode_targets(y, False, None, np.ones(X.shape[0]))
         state = self._state.copy()  # handed over once the step is done
         check_magnitudes(self, X, state.solver)
         device = state.network.weights[0].device
         for name, value in fit_setup.schedule_settings(self).items():
             setattr(state.schedule, name, value)
-        data = fit_setup.data_tensors(self, state, X, y_enc, np.ones(X.shape[0]), device)
+        data = fit_setup.data_tensors(self, state, X, y_enc, sw, device)
         # as in fit: one thread for a small search
         sizes = [X.shape[1], self.max_hidden_units, self._n_output_units()]
         call = FitCall(self, state, data)  # the X given here is the caller's own: no row map

@@ -210,9 +210,22 @@ REFERENCES = """
 """
 
 
-def estimator_doc(summary, attributes, see_also, examples):
-    """A docstring: ``summary``, the shared parameters, ``attributes`` then the shared ones,
-    ``see_also``, the references and ``examples`` (each an indented numpydoc block)."""
-    return (summary.rstrip() + "\n" + PARAMETERS + "\n    Attributes\n    ----------\n"
+CLASS_WEIGHT = """
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in ``LogisticRegression``: ``{label: weight}`` (classes
+        not named weigh 1), ``"balanced"`` (``n_samples / (n_classes * np.bincount(y))``, as
+        ``sklearn.utils.class_weight.compute_sample_weight`` gives) or None (all 1). A row's
+        weight is its class's times its ``sample_weight``: it weighs the loss, the
+        typical-instance search and the growth decisions alike. ``"balanced"`` is not
+        supported by ``partial_fit``, whose chunks do not show the class frequencies.
+"""
+
+
+def estimator_doc(summary, attributes, see_also, examples, extra_parameters=""):
+    """A docstring: ``summary``, the shared parameters (then ``extra_parameters``),
+    ``attributes`` then the shared ones, ``see_also``, the references and ``examples`` (each
+    an indented numpydoc block)."""
+    return (summary.rstrip() + "\n" + PARAMETERS.rstrip("\n") + "\n"
+            + extra_parameters.strip("\n") + "\n" + "\n    Attributes\n    ----------\n"
             + attributes.strip("\n") + "\n" + ATTRIBUTES + "\n\n" + see_also.strip("\n") + "\n"
             + REFERENCES + "\n" + examples.strip("\n") + "\n    ")

@@ -6,9 +6,12 @@ predictions; everything else is :class:`~skfold._base.BaseFoldGrow`'s.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -16,10 +19,11 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseFoldGrow, _solver_is_stochastic
-from ._docs import estimator_doc
+from ._docs import CLASS_WEIGHT, estimator_doc
 from .tasks import CLASSIFICATION, REGRESSION
 
 #: Largest absolute regression target: its square must not overflow float64 (the target's
@@ -65,9 +69,20 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
     >>> clf = FoldGrowClassifier(max_hidden_units=8, random_state=0).fit(X, y)
     >>> clf.hidden_layer_sizes_[0] <= 8
     True
-""")
+""", extra_parameters=CLASS_WEIGHT)
 
     _task = CLASSIFICATION
+    _parameter_constraints = {**BaseFoldGrow._parameter_constraints,
+                              "class_weight": [dict, StrOptions({"balanced"}), None]}
+
+    def __init__(self, *, class_weight=None, **params):
+        super().__init__(**params)
+        self.class_weight = class_weight
+
+    # scikit-learn reads the parameters from the signature: the shared ones and class_weight
+    __init__.__signature__ = inspect.signature(BaseFoldGrow.__init__).replace(parameters=[
+        *inspect.signature(BaseFoldGrow.__init__).parameters.values(),
+        inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None)])
 
     def _n_output_units(self):
         return len(self.classes_)
@@ -99,7 +114,16 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         if unseen.size:
             raise ValueError(f"y contains labels not in classes_: {unseen.tolist()}; "
                              f"classes_ is {self.classes_.tolist()}.")
-        return np.searchsorted(self.classes_, y)
+        y_enc = np.searchsorted(self.classes_, y)
+        if self.class_weight is None:
+            return y_enc, sample_weight
+        unknown = ([k for k in self.class_weight if k not in set(self.classes_.tolist())]
+                   if isinstance(self.class_weight, dict) else [])
+        if unknown:
+            raise ValueError(f"class_weight names labels not in classes_: {unknown}; "
+                             f"classes_ is {self.classes_.tolist()}.")
+        weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        return y_enc, sample_weight * weights[y_enc]
 
     def _decode_event(self, event):
         for key in ("predicted", "true"):
@@ -126,6 +150,11 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         first = not hasattr(self, "_state")
         if first:
             self._check_params()
+        if self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' is not supported for partial_fit (a "
+                             "chunk does not show the class frequencies); pass a dict of "
+                             "weights, e.g. from sklearn.utils.class_weight."
+                             "compute_class_weight on all labels.")
         if _check_partial_fit_first_call(self, classes):
             return self._fit(X, y, sample_weight, incremental=True, classes=classes)
         return self._fit(X, y, sample_weight, incremental=True)
@@ -230,7 +259,7 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         elif y2.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {y2.shape[1]} outputs but the estimator was fitted with "
                              f"{self.n_outputs_}.")
-        return (y2 - self.target_mean_) / self.target_scale_
+        return (y2 - self.target_mean_) / self.target_scale_, sample_weight
 
     def _decode_event(self, event):
         """A growth record's prediction and target in the units of ``y``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -19,12 +20,25 @@ OVERFLOW_MARGIN = 1e-4
 ACCEPT_SPARSE = ["csr", "csc"]
 
 
+class NamedArgumentErrors:
+    """A base whose ``__new__`` turns a wrong call of the class into
+    :func:`check_init_arguments`'s message. It comes after the estimator classes in the MRO,
+    so that ``inspect.signature`` of an estimator class is still its ``__init__``'s."""
+
+    def __new__(cls, *args, **kwargs):
+        check_init_arguments(cls, args, kwargs)
+        return super().__new__(cls)
+
+
 def check_init_arguments(cls, args, kwargs):
     """A TypeError naming the public class for positional or unknown arguments, with a
     pointer for MLPClassifier's ``hidden_layer_sizes``."""
+    try:
+        inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        return  # a subclass's own signature may take more
+    except TypeError:
+        pass
     unknown = sorted(set(kwargs) - set(cls._get_param_names()))
-    if not (args or unknown):
-        return
     hint = ("" if "hidden_layer_sizes" not in unknown else
             " MLPClassifier's hidden_layer_sizes has no counterpart here: the network sizes "
             "itself; set hidden_units (the starting width) and max_hidden_units (the most it "

