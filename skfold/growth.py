@@ -274,5 +274,5 @@ def _say_growth(call, events, growth_index, loss_before):
         dist = e.get("fold_distance")
         dist_txt = f", fold distance {dist:.4g}" if dist is not None else ""
         call.say(f"Growth {growth_index} at epoch {call.state.n_iter}: {e['kind']} {where}, "
-                 f"loss {loss_before:.6g}, instance {e.get('instance_index')}"
+                 f"loss {loss_before:.6f}, instance {e.get('instance_index')}"
                  f"{dist_txt}, hidden units {net.hidden_sizes}")

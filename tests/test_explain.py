@@ -39,8 +39,9 @@ def test_verbose_1_prints_one_line_per_growth(moons, capsys):
         assert f"Growth {event['growth']} at epoch {event['epoch']}:" in line
         assert f"unit {event['unit']} of layer {event['layer']}" in line
         assert f"instance {event['instance_index']}" in line
-        assert f"loss {event['loss_before']:.6g}" in line
+        assert f"loss {event['loss_before']:.6f}" in line
         assert f"fold distance {event['fold_distance']:.4g}" in line
+        assert len(line.split("loss ")[1].split(",")[0].split(".")[1]) == 6  # fixed digits
         assert f"hidden units {event['hidden_layer_sizes']}" in line
 
 
