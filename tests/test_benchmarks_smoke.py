@@ -204,3 +204,14 @@ def test_class_weight_quick_writes_every_row(monkeypatch, tmp_path):
                   "MLPClassifier(100)"):
         assert f"| {model}" in report
     assert "nan" not in report.lower()
+
+
+def test_gpu_check_without_cuda_says_so_and_writes_nothing(monkeypatch, tmp_path, capsys):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(sys, "argv", ["gpu_check.py", "--results-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(BENCHMARKS / "gpu_check.py"), run_name="__main__")
+    assert exit_info.value.code == 2
+    assert "needs a CUDA device" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
