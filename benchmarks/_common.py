@@ -127,9 +127,10 @@ def load(name, n_max=None):
     return np.asarray(X, dtype=np.float64), np.asarray(y), task
 
 
-def scaled(model, task):
-    """``StandardScaler`` on X for every model; regression also standardises y, for all alike."""
-    pipe = make_pipeline(StandardScaler(), model)
+def scaled(model, task, features=None):
+    """``model`` behind ``features`` (default: ``StandardScaler``) on X, the same for every
+    model; regression also standardises y, for all alike."""
+    pipe = make_pipeline(StandardScaler() if features is None else features, model)
     if task == "regression":
         return TransformedTargetRegressor(regressor=pipe, transformer=StandardScaler())
     return pipe

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import (load_breast_cancer, load_diabetes, load_digits, load_iris,
                               load_wine)
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from _common import scaled
 
 #: Tables above this many rows are subsampled to it (fixed seed).
 MAX_ROWS = 20_000
@@ -129,16 +130,7 @@ def preprocessing(X):
 
 def prepared(model, X, task):
     """``model`` behind the table's preprocessing (and a standardised target for regression)."""
-    pipe = make_pipeline(preprocessing(X), model)
-    if task == "regression":
-        return TransformedTargetRegressor(regressor=pipe, transformer=StandardScaler())
-    return pipe
-
-
-def final_estimator(fitted):
-    if isinstance(fitted, TransformedTargetRegressor):
-        fitted = fitted.regressor_
-    return fitted[-1]
+    return scaled(model, task, preprocessing(X))
 
 
 def describe(table, X, y):

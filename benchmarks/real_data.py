@@ -33,8 +33,8 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 import _tables
-from _common import (RESULTS_DIR, markdown_table, report_header, single_threaded,
-                     write_report)
+from _common import (RESULTS_DIR, final_estimator, markdown_table, report_header,
+                     single_threaded, write_report)
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 
 try:
@@ -104,7 +104,7 @@ def build(row, task, y_train, width, cfg, extra):
 
 
 def units_of(model):
-    final = _tables.final_estimator(model)
+    final = final_estimator(model)
     for name in ("hidden_layer_sizes_", "hidden_units_"):
         if hasattr(final, name):
             return int(np.sum(getattr(final, name)))
