@@ -19,7 +19,8 @@ from . import divergence, growth, history
 from ._threads import thread_limits
 from .fit_setup import growth_settings
 from .network import snapshot
-from .objective import evaluate_loss
+from .objective import EVAL_CHUNK, evaluate_loss
+from .sparse_rows import chunk_for
 
 #: L-BFGS-B's own gradient tolerance: far below any loss tolerance, so that a freshly grown
 #: unit's small outgoing gradient does not end the run at once.
@@ -240,8 +241,8 @@ def _outputs(network, X):
     """``network(X)``; on sparse rows, chunk by chunk (each densified in turn)."""
     if isinstance(X, torch.Tensor):
         return network(X)
-    return torch.cat([network(X[start:start + X.chunk_rows])
-                      for start in range(0, X.shape[0], X.chunk_rows)])
+    chunk = chunk_for(X, EVAL_CHUNK)
+    return torch.cat([network(X[start:start + chunk]) for start in range(0, X.shape[0], chunk)])
 
 
 def trained(call):

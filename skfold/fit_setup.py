@@ -173,8 +173,8 @@ def data_tensors(est, state, X, y_enc, sw, device):
     becomes a :class:`~skfold.sparse_rows.SparseRows`, densified a batch at a time (full-batch
     L-BFGS takes it densified)."""
     dtype = SOLVER_DTYPES[state.solver]
-    return (features(X, dtype, device, whole=state.solver == "lbfgs"), to_tensor(y_enc, est._task.target_dtype(dtype), device),
-            to_tensor(sw, dtype, device))
+    return (features(X, dtype, device, whole=state.solver == "lbfgs"),
+            to_tensor(y_enc, est._task.target_dtype(dtype), device), to_tensor(sw, dtype, device))
 
 
 def batch_size(est, n_samples):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from .network import relu, relu_backward
+from .sparse_rows import chunk_for
 
 #: Rows per forward pass when a computation runs over a whole (possibly large) data set: small
 #: enough for a chunk's hidden activations to stay in cache.
@@ -81,7 +82,7 @@ def unless_all_ones(sample_weight):
 def evaluate_loss(network, X, y, sample_weight, task) -> float:
     """Sample-weighted mean loss over a data set, in chunks of bounded memory."""
     total = torch.zeros((), dtype=torch.float64, device=X.device)
-    chunk = getattr(X, "chunk_rows", EVAL_CHUNK)  # sparse rows: fewer on wide data
+    chunk = chunk_for(X, EVAL_CHUNK)  # sparse rows: fewer on wide data
     for start in range(0, X.shape[0], chunk):
         sl = slice(start, start + chunk)
         losses = task.per_sample_loss(network(X[sl]), y[sl])

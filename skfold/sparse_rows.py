@@ -34,8 +34,11 @@ def rows_format(X):
 
 
 def chunk_for(X, dense_chunk):
-    """Rows per chunk of a pass over ``X``: ``dense_chunk``, or :func:`chunk_rows` if sparse."""
-    return chunk_rows(X.shape[1], dense_chunk) if sp.issparse(X) else dense_chunk
+    """Rows per chunk of a pass over ``X``: ``dense_chunk``, or :func:`chunk_rows` if sparse
+    (a SciPy matrix or :class:`SparseRows`)."""
+    if sp.issparse(X) or isinstance(X, SparseRows):
+        return chunk_rows(X.shape[1], dense_chunk)
+    return dense_chunk
 
 
 def densified(rows):
@@ -55,8 +58,6 @@ class SparseRows:
         self.matrix.sort_indices()
         self.dtype = dtype
         self.device = torch.device(device)
-        #: Rows per chunk of a pass over all the rows (see :data:`CHUNK_VALUES`).
-        self.chunk_rows = chunk_rows(self.matrix.shape[1], 16384)
 
     @property
     def shape(self):
