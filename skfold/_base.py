@@ -67,6 +67,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         "search_subsample": [Interval(Integral, 1, None, closed="left")],
         "fold_point": [StrOptions(set(folding.FOLD_POINTS))],
         "margin_fraction": [Interval(Real, 0, 1, closed="both")],
+        "linear_seed": ["boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -87,7 +88,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
                  growth_patience=2, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
                  n_clusters=8, search_subsample=2000, fold_point="segment", margin_fraction=0.0,
-                 solver="auto", alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, momentum=0.9,
+                 linear_seed=False, solver="auto", alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, momentum=0.9,
                  max_iter=1000, tol=1e-4, n_iter_no_change=10, early_stopping="auto",
                  validation_fraction=0.1, device="auto", random_state=None, verbose=0,
                  warm_start=False):
@@ -105,6 +106,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         self.search_subsample = search_subsample
         self.fold_point = fold_point
         self.margin_fraction = margin_fraction
+        self.linear_seed = linear_seed
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -142,6 +144,8 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                       doc="Weight matrices as float64 arrays of shape ``(n_in, n_out)``, as in "
                           "``MLPClassifier``.")
     intercepts_ = property(lambda self: self.network_.intercepts())
+    linear_coef_ = property(lambda self: self.network_.linear_coef(),
+                            doc="The linear part (``linear_seed``), ``(n_in, n_out)``, or None.")
     n_layers_ = property(lambda self: self.network_.n_hidden_layers + 2)
 
     @property
@@ -243,6 +247,8 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                 self, state, X, y_enc, sw, rows)
             call.val = (*fit_setup.data_tensors(self, state, X_val, y_val, sw_val, device),
                         sw_val)
+        if first and self.linear_seed:
+            fit_setup.seed_linear(self, call, X, y_enc, sw)
         call.data = fit_setup.data_tensors(self, state, X, y_enc, sw, device)
         state.trainer.batch_size = fit_setup.batch_size(self, X.shape[0])
         return state, call, y_enc, sw
@@ -362,9 +368,12 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                 rows = sparse_rows.densified(X[start:start + chunk])
                 h = torch.as_tensor(np.require(rows, dtype=dtype, requirements=["W"]),
                                     device=device)
+                x = h
                 for w, b in zip(weights[:-1], biases[:-1]):
                     h = torch.addmm(b, h, w.t()).clamp_min_(0.0)
                 h = torch.addmm(biases[-1], h, weights[-1].t())
+                if net.linear is not None:
+                    h = torch.addmm(h, x, net.linear.to(torch_dtype).t())
                 out[start:start + chunk] = h.cpu().numpy()
         return out
 

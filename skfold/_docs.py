@@ -86,6 +86,16 @@ PARAMETERS = """
         goes on where the network would err next. ``0``: growth stops once every training row
         is right, as the slides have it; on the real-data suite ``0.1`` did not win
         (``benchmarks/results/real_data_findings.md``).
+    linear_seed : bool, default=False
+        Start from the linear model: a direct input-to-output connection ``S x`` (as in
+        Cascade-Correlation), fitted alone on the training rows first (multinomial logistic
+        regression / ridge regression with scikit-learn's default penalty, ``C=1`` /
+        ``alpha=1``), then fixed while the hidden units train and grow on its mistakes. The
+        network starts as that linear model (the seed units' outgoing weights are zero), so
+        its first activated segment is the linear fit; with held-out decisions
+        (``early_stopping``) a network that does not beat it on held-out rows is not kept.
+        Takes effect when a new network is fitted (not on a warm start). The linear part is
+        ``linear_coef_``.
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
         ``"auto"`` uses full-batch L-BFGS up to 100,000 training rows and Adam above
         (``partial_fit`` always uses Adam with ``"auto"``). An L-BFGS run whose line search

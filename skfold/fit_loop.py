@@ -57,6 +57,7 @@ class FitCall:
         self.diverged_stop = False
         self.divergence_threshold = None
         self.progress = None
+        self.start_is_candidate = False  # the start may be kept (the linear seed)
 
     def say(self, message):
         """Print a verbose line (through the progress bar, when there is one)."""
@@ -88,6 +89,8 @@ def run(call, y_enc, sw):
         with thread_limits(rows_per_step, sizes):
             call.divergence_threshold = divergence.threshold(call, y_enc, sw)
             call.initial_loss = divergence.full_objective(call)
+            if call.start_is_candidate:
+                observe_start(call)
             converged = train_loop(call, budget)
     except KeyboardInterrupt:
         if state.n_iter == call.start_iter or state.best is None:
@@ -201,6 +204,20 @@ def _lbfgs_phase(call, budget):
     if converged:
         schedule.mark_converged()
     return ran, converged or schedule.converged
+
+
+def observe_start(call):
+    """Count the network the call starts from as a candidate for the one kept, as an epoch
+    would be (without counting an epoch): a network that never beats it on the monitored loss
+    leaves it as the fit's result."""
+    state = call.state
+    monitored = call.initial_loss
+    if call.val is not None:
+        Xv, yv, swv, _ = call.val
+        monitored = evaluate_loss(state.network, Xv, yv, swv, call.settings.task)
+    state.phase_best = state.last_monitored = monitored
+    if state.schedule.observe(monitored):
+        state.best = snapshot(state.network)
 
 
 def end_epoch(call, loss, weights=None):

@@ -9,9 +9,10 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
+from . import linear_seed
 from .fit_state import FitState
 from .folding import GrowthSettings
-from .network import GrowableMLP
+from .network import GrowableMLP, snapshot
 from .schedule import GrowthSchedule
 from .sparse_rows import SparseRows, is_sparse
 from .training import Trainer, auto_batch_size
@@ -95,6 +96,15 @@ def new_state(est, n_features, n_outputs, n_samples, incremental, device):
     return FitState(network=network, trainer=new_trainer(est, network, solver, generator),
                     schedule=GrowthSchedule(**schedule_settings(est)), rng=rng, solver=solver,
                     hidden_units=width, early_stopping=validates(est, n_samples, incremental))
+
+
+def seed_linear(est, call, X, y_enc, sw):
+    """Start ``call``'s new network as the linear model fitted on its training rows
+    (``linear_seed``); that network is the call's roll-back target and a candidate for the
+    network the fit keeps."""
+    linear_seed.seed_with_linear(call.state.network, X, y_enc, sw, est._task)
+    call.start = snapshot(call.state.network)
+    call.start_is_candidate = not call.incremental
 
 
 def check_room_for_the_network(est, state):

@@ -95,7 +95,8 @@ class FitState:
                 for p, v in zip(list(net.weights) + list(net.biases), list(weights) + list(biases)):
                     p.copy_(v)
             return
-        self.network = GrowableMLP([w.clone() for w in weights], [b.clone() for b in biases])
+        self.network = self.network.rebuilt([w.clone() for w in weights],
+                                            [b.clone() for b in biases])
         self.trainer.network = self.network
         self.trainer.after_growth()
 
@@ -111,7 +112,8 @@ class FitState:
         """The best network seen, in a new network with a fresh optimizer: an interruption may
         have stopped the last step half done, in the network, its optimizer or both."""
         weights, biases = self.best_weights()
-        self.network = GrowableMLP([w.clone() for w in weights], [b.clone() for b in biases])
+        self.network = self.network.rebuilt([w.clone() for w in weights],
+                                            [b.clone() for b in biases])
         old = self.trainer
         self.trainer = Trainer(self.network, solver=old.solver, learning_rate=old.learning_rate,
                                momentum=old.momentum, alpha=old.alpha,
@@ -126,8 +128,8 @@ class FitState:
         """An independent copy on the same device: training it leaves this state as it is."""
         new = FitState.__new__(FitState)
         new.__dict__.update(self.__dict__)
-        new.network = GrowableMLP([w.detach().clone() for w in self.network.weights],
-                                  [b.detach().clone() for b in self.network.biases])
+        new.network = self.network.rebuilt([w.detach().clone() for w in self.network.weights],
+                                           [b.detach().clone() for b in self.network.biases])
         new.trainer = self.trainer.copy(new.network)
         new.schedule = dataclasses.replace(self.schedule)
         new.rng = copy.deepcopy(self.rng)
@@ -147,7 +149,9 @@ class FitState:
         best = self.best_weights()
         return {
             "network": {"weights": [w.detach().cpu() for w in self.network.weights],
-                        "biases": [b.detach().cpu() for b in self.network.biases]},
+                        "biases": [b.detach().cpu() for b in self.network.biases],
+                        "linear": (None if self.network.linear is None
+                                   else self.network.linear.detach().cpu())},
             "trainer": self.trainer.state_dict(),
             "schedule": self.schedule, "rng": self.rng, "solver": self.solver,
             "hidden_units": self.hidden_units, "folded_rows": self.folded_rows,
@@ -164,7 +168,8 @@ class FitState:
     def from_dict(cls, data):
         state = cls.__new__(cls)
         data = dict(data)
-        network = GrowableMLP(data["network"]["weights"], data["network"]["biases"])
+        network = GrowableMLP(data["network"]["weights"], data["network"]["biases"],
+                              data["network"].get("linear"))
         state.network = network
         state.trainer = Trainer.from_state_dict(network, data.pop("trainer"))
         data.pop("network")

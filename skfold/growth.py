@@ -165,12 +165,14 @@ def _fold_units(network, layer, search, picks, settings, generator):
         unit = network.hidden_sizes[layer]
         target = search.task.target_of_row(search.y, pos)
         h_t = search.H[pos]
-        segment = activated_segment(network, h_t, layer)
+        offsets = search.signals.offsets
+        offset = None if offsets is None or layer == 0 else offsets[pos:pos + 1]
+        segment = activated_segment(network, h_t, layer, offset)
         fold = folding.fold_point_search(segment, h_t, task=search.task, target=target,
                                          method=settings.fold_point, nonnegative=layer > 0)
         h_f, fallback, added = folding.hidden_layer_broaden(
             network, layer, h_t, fold, target, search.signals, search.H, settings=settings,
-            generator=generator)
+            generator=generator, offset=offset)
         replaced += added
         events.append({
             **_instance_record(layer, unit, settings.init, search, pos, info),

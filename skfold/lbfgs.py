@@ -79,13 +79,15 @@ def flat_objective(trainer, X, y, sample_weight, flat):
         shapes = [tuple(p.shape) for p in params]
         bounds = np.cumsum([0] + [p.numel() for p in params])
         n_layers = len(network.weights)
+        offset = network.linear_output(X)
+        offset = None if offset is None else np.ascontiguousarray(offset.numpy().T)
 
         def on_cpu(theta):
             arrays = [theta[a:b].reshape(shape)
                       for a, b, shape in zip(bounds[:-1], bounds[1:], shapes)]
             loss, grads = numpy_objective.objective_and_gradient(
                 arrays[:n_layers], arrays[n_layers:], X_columns, y_np, sw_np, task,
-                trainer.alpha)
+                trainer.alpha, offset)
             return loss, np.concatenate([g.ravel() for g in grads])
         return on_cpu
 

@@ -45,14 +45,19 @@ class GrowableMLP(nn.Module):
         ``weights[l]`` has shape ``(n_out_l, n_in_l)``; the last one is the output layer.
     biases : list of torch.Tensor
         ``biases[l]`` has shape ``(n_out_l,)``.
+    linear : torch.Tensor or None
+        The linear part ``S`` of shape ``(n_outputs, n_features)``: a direct input-to-output
+        connection, ``output = W_o h + b_o + S x`` (DESIGN section 8, the linear seed). It is
+        a buffer, not a parameter: fitted once before the hidden units train, then fixed.
     """
 
-    def __init__(self, weights, biases):
+    def __init__(self, weights, biases, linear=None):
         super().__init__()
         if len(weights) != len(biases) or len(weights) < 2:
             raise ValueError("need at least one hidden layer and an output layer")
         self.weights = nn.ParameterList([nn.Parameter(w) for w in weights])
         self.biases = nn.ParameterList([nn.Parameter(b) for b in biases])
+        self.register_buffer("linear", None if linear is None else linear.detach().clone())
 
     @classmethod
     def initialize(cls, n_features, hidden_sizes, n_outputs, *, generator, dtype, device):
@@ -84,7 +89,15 @@ class GrowableMLP(nn.Module):
         h = x
         for w, b in hidden:
             h = relu(torch.addmm(b, h, w.t()))
-        return torch.addmm(b_out, h, w_out.t())
+        return self.plus_linear(torch.addmm(b_out, h, w_out.t()), x)
+
+    def plus_linear(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``out`` plus the linear part's output ``S x`` (``out`` itself without a linear part)."""
+        return out if self.linear is None else torch.addmm(out, x, self.linear.t())
+
+    def rebuilt(self, weights, biases) -> "GrowableMLP":
+        """A new network of ``weights`` and ``biases`` with this one's linear part."""
+        return GrowableMLP(weights, biases, self.linear)
 
     def hidden_input(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         """``h_layer``: the input of hidden layer ``layer`` (``layer=0`` gives ``x`` itself)."""
@@ -93,11 +106,23 @@ class GrowableMLP(nn.Module):
             h = relu(torch.addmm(b, h, w.t()))
         return h
 
-    def forward_from(self, h: torch.Tensor, layer: int) -> torch.Tensor:
-        """Output of the network's tail that starts at hidden layer ``layer`` with input ``h``."""
+    def forward_from(self, h: torch.Tensor, layer: int, offset=None) -> torch.Tensor:
+        """Output of the network's tail that starts at hidden layer ``layer`` with input ``h``.
+
+        ``offset``: the linear part's output on the rows ``h`` came from, added to the tail's
+        output; for ``layer=0`` (``h`` is ``x``) it is computed when not given.
+        """
+        if offset is None and layer == 0:
+            offset = self.linear_output(h)
+        x = h
         for w, b in zip(self.weights[layer:-1], self.biases[layer:-1]):
-            h = relu(torch.addmm(b, h, w.t()))
-        return torch.addmm(self.biases[-1], h, self.weights[-1].t())
+            x = relu(torch.addmm(b, x, w.t()))
+        out = torch.addmm(self.biases[-1], x, self.weights[-1].t())
+        return out if offset is None else out + offset
+
+    def linear_output(self, x: torch.Tensor):
+        """``S x``, the linear part's output on the rows ``x``, or None without a linear part."""
+        return None if self.linear is None else x @ self.linear.t()
 
     # ------------------------------------------------------------------ growth
     @torch.no_grad()
@@ -160,6 +185,10 @@ class GrowableMLP(nn.Module):
     def intercepts(self) -> list:
         return [b.detach().cpu().double().numpy().copy() for b in self.biases]
 
+    def linear_coef(self):
+        """The linear part in scikit-learn's layout ``(n_in, n_out)``, or None."""
+        return None if self.linear is None else self.linear.detach().cpu().double().numpy().T.copy()
+
 
 def snapshot(network):
     """``(weights, biases)``: copies of the network's parameters."""
@@ -189,11 +218,14 @@ class ActivatedSegment:
         return self.signs * (x @ self.P.T + self.p)
 
 
-def activated_segment(network: GrowableMLP, h: np.ndarray, layer: int = 0) -> ActivatedSegment:
+def activated_segment(network: GrowableMLP, h: np.ndarray, layer: int = 0,
+                      offset=None) -> ActivatedSegment:
     """Affine map and region of the activated linear segment containing ``h``.
 
     ``h`` is a single input of hidden layer ``layer`` (``x`` itself for ``layer=0``). Computed in
     float64 by carrying the affine map through the activation masks, so it is exact for any depth.
+    A linear part ``S`` adds ``S`` to ``A`` for ``layer=0`` and no kink to the region; for a deeper
+    layer its output on the row, ``offset``, is a constant of the tail's map, added to ``a``.
     """
     h = np.asarray(h, dtype=np.float64).ravel()
     d = h.shape[0]
@@ -212,6 +244,13 @@ def activated_segment(network: GrowableMLP, h: np.ndarray, layer: int = 0) -> Ac
         A, a = P * active[:, None], p * active
         value = np.maximum(z, 0.0)
     A_out, a_out = ws[-1] @ A, ws[-1] @ a + bs[-1]
+    if network.linear is not None and layer == 0:
+        A_out = A_out + network.linear.detach().cpu().double().numpy()
+    elif network.linear is not None:
+        if offset is None:
+            raise ValueError("a network with a linear part needs the row's offset for the "
+                             "segment of a deeper layer")
+        a_out = a_out + np.asarray(torch.as_tensor(offset).detach().cpu().double()).ravel()
     return ActivatedSegment(
         A=A_out, a=a_out, P=np.vstack(P_rows), p=np.concatenate(p_rows),
         signs=np.concatenate(sign_rows),

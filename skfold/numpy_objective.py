@@ -15,7 +15,8 @@ import numpy as np
 _TINY = np.finfo(np.float64).tiny
 
 
-def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, alpha):
+def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, alpha,
+                           offset=None):
     """Sample-weighted mean loss plus the L2 penalty, and its gradient, by back-propagation.
 
     Rows are columns here (``X_columns`` is ``X.T``, C-ordered): every reduction over the
@@ -36,6 +37,8 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
     task : Task
     alpha : float
         L2 penalty, scaled as scikit-learn's: ``alpha/2 * ||W||^2 / sum(sample_weight)``.
+    offset : ndarray of shape (n_outputs, n) or None
+        Added to the output: the network's linear part on the rows (a constant of the weights).
 
     Returns
     -------
@@ -53,6 +56,8 @@ def objective_and_gradient(weights, biases, X_columns, y, sample_weight, task, a
         preactivations.append(z)
     out = weights[-1] @ h
     out += biases[-1][:, None]
+    if offset is not None:
+        out += offset
     n = X_columns.shape[1]
     losses, d_out = task.numpy_losses_and_output_gradient(out, y, summed=sample_weight is None)
     if sample_weight is None:

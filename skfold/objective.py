@@ -48,7 +48,7 @@ def objective_and_gradient(network, X, y, sample_weight, task, alpha):
         h = relu(z)
         inputs.append(h)
         preactivations.append(z)
-    out = torch.addmm(biases[-1], h, weights[-1].t())
+    out = network.plus_linear(torch.addmm(biases[-1], h, weights[-1].t()), X)
     n = X.shape[0]
     losses, d_out = task.losses_and_output_gradient(out, y)
     if sample_weight is None:

@@ -25,7 +25,7 @@ LAYERS = [
     ["skfold.growth", "skfold.fit_state", "skfold.history"],
     ["skfold.folding.*"],
     ["skfold.training", "skfold.lbfgs", "skfold.objective", "skfold.numpy_objective",
-     "skfold.optimizers", "skfold.network"],
+     "skfold.optimizers", "skfold.network", "skfold.linear_seed"],
     ["skfold.tasks", "skfold.schedule", "skfold._threads", "skfold._device", "skfold.datasets",
      "skfold.sparse_rows"],
 ]

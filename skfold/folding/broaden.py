@@ -32,7 +32,7 @@ _EPS = 1e-9
 
 
 def hidden_layer_broaden(network, layer, h_t, fold, target, signals, H_np, *, settings,
-                         generator):
+                         generator, offset=None):
     """Add one unit to hidden layer ``layer`` that folds at the fold point (the slides'
     algorithm 3); the network's function is unchanged.
 
@@ -52,6 +52,9 @@ def hidden_layer_broaden(network, layer, h_t, fold, target, signals, H_np, *, se
         ``signals.H`` in float64 NumPy.
     settings : GrowthSettings
     generator : torch.Generator
+    offset : torch.Tensor, optional
+        The network's linear part on ``x_t`` when ``layer > 0`` (see
+        :meth:`~skfold.network.GrowableMLP.forward_from`).
 
     Returns
     -------
@@ -77,7 +80,7 @@ def hidden_layer_broaden(network, layer, h_t, fold, target, signals, H_np, *, se
         # along the loss gradient at x_t (DESIGN section 2), just behind x_t so that x_t
         # activates the unit
         v, c, h_f = input_gradient_incoming(network, layer, h_t, target, settings.task, r=r,
-                                            H=H_np, generator=generator)
+                                            H=H_np, generator=generator, offset=offset)
     return h_f, fallback, add_unit(network, layer, v, c)
 
 
@@ -142,7 +145,8 @@ def adds_nothing(v, c, H, weights, biases):
     return bool(np.linalg.norm(added - basis @ coef) <= SPAN_TOLERANCE * np.linalg.norm(added))
 
 
-def input_gradient_incoming(network, layer, h_t, target, task, *, r, H, generator):
+def input_gradient_incoming(network, layer, h_t, target, task, *, r, H, generator,
+                            offset=None):
     """Degenerate-geometry fallback: a hyperplane normal to the loss gradient, just behind ``h_t``.
 
     The direction ``u`` is the gradient of ``x_t``'s loss with respect to the layer's input
@@ -158,7 +162,7 @@ def input_gradient_incoming(network, layer, h_t, target, task, *, r, H, generato
     param = network.weights[layer]
     h = torch.as_tensor(h_t, dtype=param.dtype, device=param.device)[None].requires_grad_(True)
     y = task.single_target(target, param)
-    loss = task.per_sample_loss(network.forward_from(h, layer), y).sum()
+    loss = task.per_sample_loss(network.forward_from(h, layer, offset), y).sum()
     (grad,) = torch.autograd.grad(loss, h)
     g = grad[0].double().cpu()
     if not torch.isfinite(g).all() or g.norm() < 1e-12:

@@ -34,6 +34,7 @@ class SearchSignals(NamedTuple):
     H: torch.Tensor  #: ``h_layer``, the input of the grown layer
     delta: torch.Tensor  #: ``dL/dz`` of the layer after it (``L``: the weighted mean loss)
     margins: np.ndarray | None = None  #: the right answer's margin (classification)
+    offsets: torch.Tensor | None = None  #: the network's linear part on the rows, if it has one
 
 
 def search_signals(network: GrowableMLP, layer: int, X, y, sample_weight, task) -> SearchSignals:
@@ -42,16 +43,19 @@ def search_signals(network: GrowableMLP, layer: int, X, y, sample_weight, task) 
         H = network.hidden_input(X, layer)
         h_next = relu(torch.addmm(network.biases[layer], H, network.weights[layer].t()))
         z_next = torch.addmm(network.biases[layer + 1], h_next, network.weights[layer + 1].t())
+        offsets = network.linear_output(X)
     z_next.requires_grad_(True)
     out = z_next
     if layer + 1 < network.n_hidden_layers:
         out = network.forward_from(relu(z_next), layer + 2)
+    if offsets is not None:
+        out = out + offsets
     weighted = task.per_sample_loss(out, y) * sample_weight
     (delta,) = torch.autograd.grad(weighted.sum() / sample_weight.sum(), z_next)
     losses = weighted.detach().double().cpu().numpy()
     mispredicted, predicted = task.predictions(out.detach(), y)
     return SearchSignals(losses, mispredicted, predicted, H, delta,
-                         task.margins(out.detach(), y))
+                         task.margins(out.detach(), y), offsets)
 
 
 def find_typical_mispredicted_instance(H, losses, mispredicted, *, method="kmeans",

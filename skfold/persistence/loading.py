@@ -45,6 +45,7 @@ def declared_layout(metadata):
         hidden=checks.sizes(state.get("hidden_layer_sizes"), "hidden_layer_sizes"),
         best=None if best is None else checks.sizes(best, "best_hidden_layer_sizes"),
         solver=checks.one_of(state.get("solver"), "solver", SOLVER_DTYPES),
+        linear=checks.boolean(state.get("linear_part"), "linear_part"),
         n_folded=checks.integer(state.get("n_folded_rows"), "n_folded_rows"))
 
 
@@ -66,6 +67,8 @@ def expected_tensors(metadata):
         best = _layer_shapes(layout.n_features, layout.best, layout.n_outputs)
         expected.update({name: (dtype, shape) for name, shape in
                          zip(_layer_names("best", len(layout.best) + 1), best)})
+    if layout.linear:
+        expected["network.linear"] = (dtype, (layout.n_outputs, layout.n_features))
     expected["generator"] = ("U8", tuple(torch.Generator().get_state().shape))
     if layout.n_folded:
         expected["folded_rows"] = ("F64", (layout.n_folded, layout.n_features))
@@ -206,7 +209,10 @@ def _plain(values):
 
 def _fit_state(est, layout, values, tensors):
     values = checks.mapping(values, "state", STATE_FIELDS)
-    network = GrowableMLP(*_layers(tensors, "network", len(layout.hidden) + 1))
+    linear = tensors.get("network.linear") if layout.linear else None
+    if linear is not None:
+        checks.finite_tensors([linear], "network.linear")
+    network = GrowableMLP(*_layers(tensors, "network", len(layout.hidden) + 1), linear)
     state = FitState.__new__(FitState)
     state.__dict__.update(_plain({name: values[name] for name in PLAIN_FIELDS}))
     state.network = network

@@ -24,7 +24,8 @@ SOLVER_DTYPES = {"lbfgs": "F64", "adam": "F32", "sgd": "F32"}
 PLAIN_FIELDS = ("growth_open", "n_divergences", "loss_curve", "validation_scores",
                 "best_validation_score", "best_loss", "n_iter", "t", "fit_time", "phase_best",
                 "last_monitored")
-STATE_FIELDS = ("hidden_layer_sizes", "best_hidden_layer_sizes", "solver", "hidden_units",
+STATE_FIELDS = ("hidden_layer_sizes", "best_hidden_layer_sizes", "linear_part", "solver",
+                "hidden_units",
                 "trainer", "schedule", "rng", "n_folded_rows", "history") + PLAIN_FIELDS
 
 
@@ -66,6 +67,8 @@ def encode(est):
     net = state.network
     tensors = dict(zip(_layer_names("network", len(net.weights)),
                        [p.detach().cpu().clone() for p in list(net.weights) + list(net.biases)]))
+    if net.linear is not None:
+        tensors["network.linear"] = net.linear.detach().cpu().clone()
     if state.trainer.optimizer is not None:
         for key, values in state.trainer.optimizer.state_dict().items():
             tensors.update({f"optimizer.{key}.{i}": v for i, v in enumerate(values)})
@@ -105,6 +108,7 @@ def _metadata(est, state, best):
             "hidden_layer_sizes": list(state.network.hidden_sizes),
             "best_hidden_layer_sizes": (None if best is None
                                         else [int(w.shape[0]) for w in best[0][:-1]]),
+            "linear_part": state.network.linear is not None,
             "solver": state.solver, "hidden_units": state.hidden_units,
             "trainer": {"learning_rate": trainer.learning_rate, "momentum": trainer.momentum,
                         "alpha": trainer.alpha, "batch_size": trainer.batch_size},
