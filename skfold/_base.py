@@ -67,7 +67,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         "search_subsample": [Interval(Integral, 1, None, closed="left")],
         "fold_point": [StrOptions(set(folding.FOLD_POINTS))],
         "margin_fraction": [Interval(Real, 0, 1, closed="both")],
-        "linear_seed": ["boolean"],
+        "linear_seed": [StrOptions({"auto"}), "boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -88,10 +88,10 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
                  growth_patience=2, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
                  n_clusters=8, search_subsample=2000, fold_point="segment", margin_fraction=0.0,
-                 linear_seed=False, solver="auto", alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, momentum=0.9,
-                 max_iter=1000, tol=1e-4, n_iter_no_change=10, early_stopping="auto",
-                 validation_fraction=0.1, device="auto", random_state=None, verbose=0,
-                 warm_start=False):
+                 linear_seed="auto", solver="auto", alpha=1e-4, batch_size="auto",
+                 learning_rate_init=1e-3, momentum=0.9, max_iter=1000, tol=1e-4,
+                 n_iter_no_change=10, early_stopping="auto", validation_fraction=0.1,
+                 device="auto", random_state=None, verbose=0, warm_start=False):
         self.hidden_units = hidden_units
         self.max_hidden_units = max_hidden_units
         self.max_depth = max_depth
@@ -242,13 +242,13 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         state.schedule.start_call()
         call = FitCall(self, state, None, rows=rows, incremental=incremental)
         call.device = str(device)
+        val = None
         if fit_setup.validates(self, X.shape[0]) and not incremental:
-            (X, y_enc, sw, call.rows), (X_val, y_val, sw_val) = fit_setup.split_validation(
+            (X, y_enc, sw, call.rows), val = fit_setup.split_validation(
                 self, state, X, y_enc, sw, rows)
-            call.val = (*fit_setup.data_tensors(self, state, X_val, y_val, sw_val, device),
-                        sw_val)
-        if first and self.linear_seed:
-            fit_setup.seed_linear(self, call, X, y_enc, sw)
+            call.val = (*fit_setup.data_tensors(self, state, *val, device), val[2])
+        if first and fit_setup.uses_linear_seed(self, call):
+            fit_setup.seed_linear(self, call, X, y_enc, sw, val)
         call.data = fit_setup.data_tensors(self, state, X, y_enc, sw, device)
         state.trainer.batch_size = fit_setup.batch_size(self, X.shape[0])
         return state, call, y_enc, sw

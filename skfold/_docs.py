@@ -86,14 +86,18 @@ PARAMETERS = """
         goes on where the network would err next. ``0``: growth stops once every training row
         is right, as the slides have it; on the real-data suite ``0.1`` did not win
         (``benchmarks/results/real_data_findings.md``).
-    linear_seed : bool, default=False
+    linear_seed : "auto" or bool, default="auto"
         Start from the linear model: a direct input-to-output connection ``S x`` (as in
         Cascade-Correlation), fitted alone on the training rows first (multinomial logistic
-        regression / ridge regression with scikit-learn's default penalty, ``C=1`` /
-        ``alpha=1``), then fixed while the hidden units train and grow on its mistakes. The
-        network starts as that linear model (the seed units' outgoing weights are zero), so
-        its first activated segment is the linear fit; with held-out decisions
-        (``early_stopping``) a network that does not beat it on held-out rows is not kept.
+        regression at ``LogisticRegression``'s default penalty; ridge regression at the
+        penalty ``RidgeCV`` picks), then fixed while the hidden units train and grow on its
+        mistakes. The network starts as that linear model (the seed units' outgoing weights
+        are zero), so its first activated segment is the linear fit. With held-out rows the
+        fit keeps a network with hidden units only if its held-out loss beats the linear
+        model's by more than one standard error of the row-wise difference (the
+        one-standard-error rule); otherwise it returns the linear model, refitted on every
+        row, and ``coefs_[-1]`` is zero. ``"auto"``: on where held-out rows judge the fit
+        (``early_stopping``), since only they can tell whether the hidden units beat it.
         Takes effect when a new network is fitted (not on a warm start). The linear part is
         ``linear_coef_``.
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"

@@ -215,3 +215,13 @@ def test_gpu_check_without_cuda_says_so_and_writes_nothing(monkeypatch, tmp_path
     assert exit_info.value.code == 2
     assert "needs a CUDA device" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_fold_vs_random_quick_gives_a_paired_verdict_per_table(monkeypatch, tmp_path):
+    run_quick(monkeypatch, tmp_path, "fold_vs_random.py")
+    report = (tmp_path / "fold_vs_random_quick.md").read_text()
+    assert "QUICK run" in report
+    for table in ("iris", "diabetes"):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {table} |"))
+        assert any(word in row for word in ("fold ahead", "random ahead", "tie"))
+    assert "nan" not in report.lower()

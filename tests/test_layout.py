@@ -22,7 +22,7 @@ LAYERS = [
     ["skfold._validation", "skfold.explain", "skfold._docs"],
     ["skfold.fit_loop"],
     ["skfold.fit_setup", "skfold.divergence"],
-    ["skfold.growth", "skfold.fit_state", "skfold.history"],
+    ["skfold.growth", "skfold.fit_state", "skfold.history", "skfold.selection"],
     ["skfold.folding.*"],
     ["skfold.training", "skfold.lbfgs", "skfold.objective", "skfold.numpy_objective",
      "skfold.optimizers", "skfold.network", "skfold.linear_seed"],
