@@ -117,7 +117,7 @@ class _OriginalUnits:
         why = why or self._not_one_to_one(len(names))
         if why is not None:
             warnings.warn(f"explain_pipeline_unit gives the estimator's input space: {why}",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=5)
             return self._model_names(names), start, end, "estimator", why
         original = self._original_names(len(names)) if self.steps else names
         return original, self.inverted.get("start"), self.inverted.get("end"), "original", None
