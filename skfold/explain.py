@@ -19,9 +19,10 @@ from .unit_table import (TOP_FEATURES, incoming_weights, input_names, rank, top_
 def explain_unit(est, unit, layer=0, X=None, view=None):
     """:meth:`~skfold.FoldGrowClassifier.explain_unit` of the fitted estimator ``est``.
 
-    ``view``: None, or a callable ``view(names, start, end, layer) -> (names, start, end, space, why)``
-    that re-expresses the unit's inputs and points in other units (see
-    :mod:`skfold.explain_pipeline`); ``why`` says why it could not (None when it did).
+    ``view``: None, or a callable ``view(names, start, end, layer)`` that re-expresses the
+    unit's input names and its two points in other units and returns ``(names, start, end,
+    space, why)``, ``why`` saying why it could not (None when it did): see
+    :mod:`skfold.explain_pipeline`.
     """
     check_is_fitted(est)
     sizes = est.network_.hidden_sizes

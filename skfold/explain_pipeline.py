@@ -156,9 +156,8 @@ def undo(steps, point):
         if not hasattr(step, "inverse_transform"):
             return None, f"{label} has no inverse_transform."
         try:
-            before = np.asarray(step.inverse_transform(z),
-                                dtype=np.float64)
-            back = np.asarray(step.transform(_as_step_input(step, before)), dtype=np.float64)
+            before = _dense(step.inverse_transform(z))
+            back = _dense(step.transform(_as_step_input(step, before)))
         except (TypeError, ValueError) as exc:
             return None, f"{label} could not be inverted ({exc})."
         if back.shape != z.shape or not np.allclose(back, z, rtol=1e-6, atol=1e-9):
@@ -167,6 +166,11 @@ def undo(steps, point):
                           "categories).")
         z = before
     return z[0], None
+
+
+def _dense(Z):
+    """A step's output (an array, a DataFrame or a sparse matrix) as a float64 array."""
+    return np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=np.float64)
 
 
 def _as_step_input(step, Z):
