@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import explain, fit_setup, folding, sparse_rows
+from . import _docs, explain, fit_setup, folding, sparse_rows
 from ._device import resolve_device
 from ._threads import thread_limits
 from ._validation import (ACCEPT_SPARSE, NamedArgumentErrors, check_magnitudes,
@@ -301,36 +301,9 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         return self
 
     def explain_unit(self, unit, layer=0, X=None):
-        """Why hidden unit ``unit`` of ``layer`` exists: the mistake it was grown to fix.
-
-        Parameters
-        ----------
-        unit : int
-            Index of the unit within its layer, as in ``coefs_[layer][:, unit]``.
-        layer : int, default=0
-            Hidden layer, 0 being the first.
-        X : array-like of shape (n_samples, n_features), default=None
-            Rows in the estimator's input space (after a pipeline's preprocessing). When given,
-            the explanation also says on how many of them the unit is active: a unit active
-            on none of the training rows outputs 0 on all of them (a dead unit), whatever it
-            was grown for, and gets no gradient.
-
-        Returns
-        -------
-        explanation : dict
-            ``origin``: ``"seed"`` (one of the ``hidden_units`` the network started with),
-            ``"deepen"`` (an identity unit of a layer inserted by deepening) or ``"growth"``;
-            ``summary``: a sentence saying why the unit exists. A grown unit's dict also holds
-            its ``growth_history_`` record (``epoch``, ``init``, ``instance_index``, ``x_t``,
-            ``x_f``, ``predicted``, ``true``, ``fold_distance``, ``loss_before``,
-            ``loss_after``, ``gain_needed``, ``fallback``...), ``loss_change = loss_after -
-            loss_before``: how the monitored loss moved over the training phase that followed
-            its growth, and ``paid``: whether it fell by more than ``gain_needed`` (None while
-            that phase runs in ``fit``; so far, between ``partial_fit`` calls). With ``X``:
-            ``n_active`` and ``active_fraction``, the number and the share of the rows of ``X``
-            where the unit's pre-activation is positive.
-        """
         return explain.explain_unit(self, unit, layer, X)
+
+    explain_unit.__doc__ = _docs.EXPLAIN_UNIT
 
     # ------------------------------------------------------------------ predict
     def _forward(self, X):

@@ -19,7 +19,7 @@ LAYERS = [
     ["skfold", "skfold.persistence.*", "skfold.plotting.*"],
     ["skfold._estimators"],
     ["skfold._base"],
-    ["skfold._validation", "skfold.explain", "skfold._docs"],
+    ["skfold._validation", "skfold.explain", "skfold.explain_pipeline", "skfold._docs"],
     ["skfold.fit_loop"],
     ["skfold.fit_setup", "skfold.divergence"],
     ["skfold.growth", "skfold.fit_state", "skfold.history", "skfold.selection"],
@@ -27,7 +27,7 @@ LAYERS = [
     ["skfold.training", "skfold.lbfgs", "skfold.objective", "skfold.numpy_objective",
      "skfold.optimizers", "skfold.network", "skfold.linear_seed"],
     ["skfold.tasks", "skfold.schedule", "skfold._threads", "skfold._device", "skfold.datasets",
-     "skfold.sparse_rows"],
+     "skfold.sparse_rows", "skfold.unit_table"],
 ]
 
 
