@@ -13,9 +13,8 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
-from . import divergence, growth, history
+from . import divergence, fit_warnings, growth, history
 from ._threads import thread_limits
 from .fit_setup import growth_settings
 from .network import snapshot
@@ -58,6 +57,9 @@ class FitCall:
         self.divergence_threshold = None
         self.progress = None
         self.start_is_candidate = False  # the start may be kept (the linear seed)
+        # for the call's warning (skfold.fit_warnings)
+        self.lowest_monitored, self.improved_at = np.inf, state.n_iter
+        self.divergence_note = None
 
     def say(self, message):
         """Print a verbose line (through the progress bar, when there is one)."""
@@ -74,8 +76,8 @@ class FitCall:
 
 
 def run(call, y_enc, sw):
-    """Train ``call`` under its thread limit; warn as ``MLPClassifier`` does when it ran out
-    of ``max_iter``. ``y_enc`` and ``sw`` (NumPy) set the divergence threshold."""
+    """Train ``call`` under its thread limit; end with at most one ConvergenceWarning
+    (:mod:`skfold.fit_warnings`). ``y_enc`` and ``sw`` (NumPy) set the divergence threshold."""
     est, state = call.est, call.state
     budget = 1 if call.incremental else est.max_iter
     converged = False
@@ -98,14 +100,14 @@ def run(call, y_enc, sw):
         warnings.warn("Training interrupted by the user: the estimator keeps the best "
                       "network seen so far.", UserWarning, stacklevel=4)
         state.keep_best_after_interruption()
+        fit_warnings.warn(call, [])
     else:
         _close_progress(call)  # the bar ends before any warning prints on its line
+        ending = []
         if not call.incremental:
             state.restore_best(est.tol)
-            if not trained(call):
-                warnings.warn(untrained_message(call), ConvergenceWarning)
-            elif not converged and not call.diverged_stop:
-                warnings.warn(max_iter_message(call), ConvergenceWarning)
+            ending = fit_warnings.end_of_fit(call, converged)
+        fit_warnings.warn(call, ending)
     history.close_history(state, final=not call.incremental)
     history.mark_units_in_model(state)
     _close_progress(call)
@@ -216,6 +218,7 @@ def observe_start(call):
         Xv, yv, swv, _ = call.val
         monitored = evaluate_loss(state.network, Xv, yv, swv, call.settings.task)
     state.phase_best = state.last_monitored = monitored
+    fit_warnings.note_monitored(call, monitored)
     if state.schedule.observe(monitored):
         state.best = snapshot(state.network)
 
@@ -241,6 +244,7 @@ def end_epoch(call, loss, weights=None):
         state.best_loss = min(np.inf if state.best_loss is None else state.best_loss, loss)
     state.phase_best = min(state.phase_best, monitored)
     state.last_monitored = monitored
+    fit_warnings.note_monitored(call, monitored)
     if state.schedule.observe(monitored):
         state.best = weights or snapshot(state.network)
     if call.est.verbose >= 2:
@@ -260,40 +264,6 @@ def _outputs(network, X):
         return network(X)
     chunk = chunk_for(X, EVAL_CHUNK)
     return torch.cat([network(X[start:start + chunk]) for start in range(0, X.shape[0], chunk)])
-
-
-def trained(call):
-    """Whether the call trained: it ran an epoch and, from a new network, lowered the loss by
-    more than ``tol``. An optimizer that gave up at once (L-BFGS whose every line search
-    failed) converged to nothing."""
-    state = call.state
-    curve = state.loss_curve[call.start_iter:]
-    if not curve:
-        return False
-    return not call.fresh or min(curve) < call.initial_loss - call.est.tol
-
-
-def untrained_message(call):
-    state = call.state
-    ran = state.n_iter - call.start_iter
-    lowest = min(state.loss_curve[call.start_iter:], default=call.initial_loss)
-    return (f"{call.name}: the fit did not train: {ran} epoch(s) (L-BFGS: iterations) left the "
-            f"training loss at {lowest:.6g}, against {call.initial_loss:.6g} for the network it "
-            "started from. Scale the data (e.g. sklearn.preprocessing.StandardScaler), or try "
-            "another solver or learning_rate_init.")
-
-
-def max_iter_message(call):
-    est = call.est
-    message = (f"{call.name}: maximum iterations ({est.max_iter}) reached and "
-               "the optimization hasn't converged yet.")
-    if call.can_grow():
-        # The budget, not the data, decided the network's size: say so, and what to do.
-        width = sum(call.state.network.hidden_sizes)
-        message += (f" Growth was still under way ({width} of max_hidden_units="
-                    f"{est.max_hidden_units} hidden units, and it had not stalled): raise "
-                    "max_iter to let the network grow further.")
-    return message
 
 
 def _progress_bar(total, verbose):

@@ -21,7 +21,7 @@ LAYERS = [
     ["skfold._base"],
     ["skfold._validation", "skfold.explain", "skfold._docs"],
     ["skfold.fit_loop"],
-    ["skfold.fit_setup", "skfold.divergence"],
+    ["skfold.fit_setup", "skfold.divergence", "skfold.fit_warnings"],
     ["skfold.growth", "skfold.fit_state", "skfold.history"],
     ["skfold.folding.*"],
     ["skfold.training", "skfold.lbfgs", "skfold.objective", "skfold.numpy_objective",
