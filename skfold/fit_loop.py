@@ -14,9 +14,10 @@ import warnings
 import numpy as np
 import torch
 
-from . import divergence, fit_warnings, growth, history
+from . import divergence, growth, history
 from ._threads import thread_limits
 from .fit_setup import growth_settings
+from .fit_warnings import end_of_fit, note_monitored, warn_once
 from .network import snapshot
 from .objective import EVAL_CHUNK, evaluate_loss
 from .sparse_rows import chunk_for
@@ -53,13 +54,13 @@ class FitCall:
         self.start_iter = state.n_iter
         self.fresh = state.n_iter == 0  # a new network, not a warm start or a later call
         self.initial_loss = np.inf
+        # for the call's warning (skfold.fit_warnings)
+        self.lowest_monitored, self.improved_at = np.inf, state.n_iter
+        self.divergence_note = None
         self.diverged_stop = False
         self.divergence_threshold = None
         self.progress = None
         self.start_is_candidate = False  # the start may be kept (the linear seed)
-        # for the call's warning (skfold.fit_warnings)
-        self.lowest_monitored, self.improved_at = np.inf, state.n_iter
-        self.divergence_note = None
 
     def say(self, message):
         """Print a verbose line (through the progress bar, when there is one)."""
@@ -100,14 +101,14 @@ def run(call, y_enc, sw):
         warnings.warn("Training interrupted by the user: the estimator keeps the best "
                       "network seen so far.", UserWarning, stacklevel=4)
         state.keep_best_after_interruption()
-        fit_warnings.warn(call, [])
+        warn_once(call, [])
     else:
         _close_progress(call)  # the bar ends before any warning prints on its line
         ending = []
         if not call.incremental:
             state.restore_best(est.tol)
-            ending = fit_warnings.end_of_fit(call, converged)
-        fit_warnings.warn(call, ending)
+            ending = end_of_fit(call, converged, trained(call))
+        warn_once(call, ending)
     history.close_history(state, final=not call.incremental)
     history.mark_units_in_model(state)
     _close_progress(call)
@@ -218,7 +219,7 @@ def observe_start(call):
         Xv, yv, swv, _ = call.val
         monitored = evaluate_loss(state.network, Xv, yv, swv, call.settings.task)
     state.phase_best = state.last_monitored = monitored
-    fit_warnings.note_monitored(call, monitored)
+    note_monitored(call, monitored)
     if state.schedule.observe(monitored):
         state.best = snapshot(state.network)
 
@@ -244,7 +245,7 @@ def end_epoch(call, loss, weights=None):
         state.best_loss = min(np.inf if state.best_loss is None else state.best_loss, loss)
     state.phase_best = min(state.phase_best, monitored)
     state.last_monitored = monitored
-    fit_warnings.note_monitored(call, monitored)
+    note_monitored(call, monitored)
     if state.schedule.observe(monitored):
         state.best = weights or snapshot(state.network)
     if call.est.verbose >= 2:
@@ -264,6 +265,17 @@ def _outputs(network, X):
         return network(X)
     chunk = chunk_for(X, EVAL_CHUNK)
     return torch.cat([network(X[start:start + chunk]) for start in range(0, X.shape[0], chunk)])
+
+
+def trained(call):
+    """Whether the call trained: it ran an epoch and, from a new network, lowered the loss by
+    more than ``tol``. An optimizer that gave up at once (L-BFGS whose every line search
+    failed) converged to nothing."""
+    state = call.state
+    curve = state.loss_curve[call.start_iter:]
+    if not curve:
+        return False
+    return not call.fresh or min(curve) < call.initial_loss - call.est.tol
 
 
 def _progress_bar(total, verbose):

@@ -47,22 +47,13 @@ def still_improving(call):
     return call.state.n_iter - call.improved_at < call.est.n_iter_no_change
 
 
-def trained(call):
-    """Whether the call trained: it ran an epoch and, from a new network, lowered the loss by
-    more than ``tol``. An optimizer that gave up at once (L-BFGS whose every line search
-    failed) converged to nothing."""
-    curve = call.state.loss_curve[call.start_iter:]
-    if not curve:
-        return False
-    return not call.fresh or min(curve) < call.initial_loss - call.est.tol
-
-
-def end_of_fit(call, converged):
-    """The sentences of a ``fit`` call that ran to its end (not interrupted); a divergence that
-    stopped training has its own (:func:`skfold.divergence.handle`)."""
+def end_of_fit(call, converged, trained):
+    """The sentences of a ``fit`` call that ran to its end (not interrupted), ``trained`` or
+    not (:func:`skfold.fit_loop.trained`); a divergence that stopped training has its own
+    (:func:`skfold.divergence.handle`)."""
     if call.diverged_stop:
         return []
-    if not trained(call):
+    if not trained:
         return [UNTRAINED]
     if converged or not still_improving(call):
         return []
@@ -70,7 +61,7 @@ def end_of_fit(call, converged):
     return [(STILL_GROWING if call.can_grow() else NOT_CONVERGED).format(loss=loss)]
 
 
-def warn(call, sentences):
+def warn_once(call, sentences):
     """One ConvergenceWarning for the call: its divergence note (if any) and ``sentences``."""
     sentences = [s for s in [call.divergence_note, *sentences] if s]
     if sentences:
