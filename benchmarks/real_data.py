@@ -314,9 +314,9 @@ def figure(cache, names, path):
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
-    fig.supxlabel("hidden units (log scale)", y=0.045)
+    fig.supxlabel("hidden units (log scale)", y=0.1)
     fig.supylabel("test score (accuracy / R²)")
-    fig.tight_layout(rect=(0.01, 0.07, 1, 1))
+    fig.tight_layout(rect=(0.01, 0.11, 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
