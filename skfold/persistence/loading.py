@@ -219,6 +219,7 @@ def _fit_state(est, layout, values, tensors):
     state.trainer = _trainer(est, layout, values["trainer"], network, tensors)
     state.schedule = _schedule(values["schedule"])
     state.rng = _rng(values["rng"], "rng")
+    state.stream = None  # see skfold.persistence: a model file keeps no stream rows
     state.solver = layout.solver
     state.hidden_units = checks.integer(values["hidden_units"], "hidden_units", low=1)
     rows = tensors.get("folded_rows")
