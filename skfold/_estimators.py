@@ -133,7 +133,14 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
 
     @available_if(_solver_is_stochastic)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch of Adam/SGD over ``(X, y)``; the growth schedule counts epochs across calls.
+        """One epoch of Adam/SGD over ``(X, y)``, then a growth if one is due.
+
+        The growth schedule's state lives across calls. Under ``"plateau"`` the network grows
+        after every call while growths pay (``growth_patience``); the typical-instance search
+        reads this chunk and a reservoir of earlier rows (at most ``search_subsample``, a
+        uniform sample of the stream). With ``early_stopping=True``, ``validation_fraction``
+        of the rows are held out into a reservoir that judges growth instead of the training
+        loss. The README's "Streaming" section says more.
 
         Parameters
         ----------
@@ -270,7 +277,9 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
 
     @available_if(_solver_is_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch of Adam/SGD over ``(X, y)``; the growth schedule counts epochs across calls.
+        """One epoch of Adam/SGD over ``(X, y)``, then a growth if one is due (see
+        :meth:`FoldGrowClassifier.partial_fit`: the same growth rules, reservoirs and
+        held-out rows).
 
         Parameters
         ----------

@@ -48,6 +48,10 @@ def test_a_stream_grows_and_beats_the_same_stream_without_growth(seed):
     # made during partial_fit: one epoch per call, so a growth's epoch is a call's number
     assert len(units) == grown.hidden_layer_sizes_[0] - 2
     assert all(1 <= e["epoch"] <= grown.n_iter_ for e in units)
+    # a phase lasts until its returns diminish: two calls at least, so that the last unit
+    # acts before the next growth looks for a mistake to fold on
+    epochs = [e["epoch"] for e in units]
+    assert all(b - a >= 2 for a, b in zip(epochs, epochs[1:]))
     assert grown.score(X_test, y_test) > fixed.score(X_test, y_test) + 0.03
 
 
@@ -68,7 +72,7 @@ def test_growth_in_partial_fit_keeps_the_function_at_the_moment_of_growth(monkey
         return grew
 
     monkeypatch.setattr(growth, "grow_step", checking_grow_step)
-    est = _stream(_streamer(), chunks[:6])
+    est = _stream(_streamer(), chunks)
     assert len(changes) >= 3 and est.hidden_layer_sizes_[0] > 2
     assert max(changes) < 1e-5
 

@@ -163,8 +163,14 @@ def _check_optimizer_state(state):
             raise ValueError(f"optimizer.step.{i} must count whole steps")
 
 
+#: Schedule fields a file written before they existed lacks, and the value they start at.
+_NEWER_SCHEDULE_FIELDS = {"last_loss": float("inf"), "last_gain": 0.0, "phase_gain": 0.0}
+
+
 def _schedule(fields):
     names = [f.name for f in dataclasses.fields(GrowthSchedule)]
+    if isinstance(fields, dict):
+        fields = {**_NEWER_SCHEDULE_FIELDS, **fields}
     fields = checks.mapping(fields, "schedule", names)
     kinds = {"kind": lambda v, n: checks.one_of(v, n, {"plateau", "fixed", "none"}),
              "skip_reason": lambda v, n: checks.one_of(v, n, set(ENDS_GROWTH), optional=True)}
@@ -176,8 +182,10 @@ def _schedule(fields):
         kinds[name] = checks.integer
     for name in ("tol", "min_growth_gain", "required_gain"):
         kinds[name] = lambda v, n: checks.number(v, n, low=0)
-    for name in ("best_loss", "reference_loss", "best_at_last_growth"):
+    for name in ("best_loss", "reference_loss", "best_at_last_growth", "last_loss"):
         kinds[name] = lambda v, n: checks.number(v, n, infinite=True)
+    kinds["last_gain"] = checks.number
+    kinds["phase_gain"] = lambda v, n: checks.number(v, n, low=0)
     return GrowthSchedule(**{name: kinds[name](value, f"schedule.{name}")
                              for name, value in fields.items()})
 
