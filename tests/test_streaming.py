@@ -2,6 +2,8 @@
 the reservoir of earlier rows its search reads, and held-out rows kept from the stream."""
 
 import copy
+import io
+import json
 import pickle
 
 import numpy as np
@@ -13,7 +15,9 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 
+import skfold
 from skfold import FoldGrowClassifier, FoldGrowRegressor, growth
+from skfold.persistence import container, schema
 from skfold.reservoir import Reservoir
 
 
@@ -191,3 +195,60 @@ def test_a_regressor_stream_grows_too():
     units = [e for e in est.growth_history_ if e["unit"] is not None]
     for e in units:
         np.testing.assert_allclose(X[e["instance_index"]], e["x_t"], rtol=1e-6)
+
+
+def _saved_and_loaded(est):
+    buffer = io.BytesIO()
+    skfold.save(est, buffer)
+    buffer.seek(0)
+    return skfold.load(buffer)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_model_file_saved_mid_stream_continues_identically(early_stopping):
+    chunks, X_test, _ = _task()
+    est = _stream(_streamer(early_stopping=early_stopping), chunks[:8])
+    loaded = _saved_and_loaded(est)
+    for model in (est, loaded):
+        _stream(model, chunks[8:])
+    assert est.n_growths_ >= 3
+    np.testing.assert_array_equal(est.predict_proba(X_test), loaded.predict_proba(X_test))
+    assert [e["instance_index"] for e in est.growth_history_] == [
+        e["instance_index"] for e in loaded.growth_history_]
+    if early_stopping:
+        assert est.validation_scores_ == loaded.validation_scores_
+
+
+def test_a_model_file_with_a_stream_out_of_bounds_is_refused():
+    chunks, _, _ = _task()
+    est = _stream(_streamer(search_subsample=500), chunks[:3])
+    metadata, tensors = schema.encode(est)
+    metadata = json.loads(json.dumps(metadata))
+    metadata["state"]["stream"]["search"]["capacity"] = 100  # holds 500 rows
+    raw = io.BytesIO()
+    container.write(raw, metadata, tensors)
+    with pytest.raises(ValueError, match="stream.search"):
+        skfold.load(io.BytesIO(raw.getvalue()))
+    metadata["state"]["stream"]["search"]["capacity"] = 500
+    tensors["stream.search.position"] = tensors["stream.search.position"] + 1e6
+    raw = io.BytesIO()
+    container.write(raw, metadata, tensors)
+    with pytest.raises(ValueError, match="stream.search.position"):
+        skfold.load(io.BytesIO(raw.getvalue()))
+
+
+def test_a_model_file_written_before_streams_kept_rows_still_loads():
+    chunks, X_test, _ = _task()
+    est = _stream(_streamer(), chunks[:4])
+    metadata, tensors = schema.encode(est)
+    metadata = json.loads(json.dumps(metadata))
+    del metadata["state"]["stream"]
+    for name in ("last_loss", "last_gain", "phase_gain"):
+        del metadata["state"]["schedule"][name]
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("stream.")}
+    raw = io.BytesIO()
+    container.write(raw, metadata, tensors)
+    old = skfold.load(io.BytesIO(raw.getvalue()))
+    np.testing.assert_array_equal(old.predict_proba(X_test), est.predict_proba(X_test))
+    _stream(old, chunks[4:])  # streams on, its reservoirs starting empty
+    assert old.n_iter_ == len(chunks)
