@@ -50,9 +50,10 @@ class Stream:
 
     def held_out(self, n, fraction):
         """A mask of the ``n`` rows of a chunk to hold out: ``fraction`` of them, rounded up
-        or down at random (so that small chunks hold out their share on average), and never
-        all of them."""
-        count = min(int(np.floor(fraction * n + self.rng.random_sample())), n - 1)
+        or down at random (so that small chunks hold out their share on average), at least
+        one while none is held out yet, and never all of them."""
+        count = int(np.floor(fraction * n + self.rng.random_sample()))
+        count = min(max(count, int(len(self.validation) == 0)), n - 1)
         mask = np.zeros(n, dtype=bool)
         mask[self.rng.choice(n, max(count, 0), replace=False)] = True
         return mask
@@ -77,7 +78,8 @@ def start_call(est, call, X, y_enc, sw, n_rows):
         held = stream.held_out(X.shape[0], est.validation_fraction)
         stream.validation.add(X[held], y_enc[held], sw[held])
         X, y_enc, sw, positions = X[~held], y_enc[~held], sw[~held], positions[~held]
-        call.val = _tensors(est, call, *stream.validation.columns)
+        if len(stream.validation):  # not on a first chunk of one row: nothing to hold out
+            call.val = _tensors(est, call, *stream.validation.columns)
         if state.validation_scores is None:  # held-out rows from now on
             state.validation_scores, state.best_validation_score = [], None
     if len(stream.search):

@@ -252,3 +252,18 @@ def test_a_model_file_written_before_streams_kept_rows_still_loads():
     np.testing.assert_array_equal(old.predict_proba(X_test), est.predict_proba(X_test))
     _stream(old, chunks[4:])  # streams on, its reservoirs starting empty
     assert old.n_iter_ == len(chunks)
+
+
+def test_early_stopping_on_chunks_too_small_to_hold_out_a_share():
+    """Chunks of 3 rows hold out 0.3 rows on average: the first one holds out one, so that the
+    monitored loss is a held-out one from the first call; a one-row chunk is never held out."""
+    X, y = make_classification(200, n_features=5, random_state=0)
+    est = FoldGrowClassifier(early_stopping=True, random_state=0)
+    for i in range(0, 60, 3):
+        est.partial_fit(X[i:i + 3], y[i:i + 3], classes=[0, 1])
+    assert len(est.validation_scores_) == est.n_iter_ == 20
+    assert 60 - est.t_ == len(est._state.stream.validation) >= 1
+    single = FoldGrowClassifier(early_stopping=True, random_state=0)
+    for i in range(5):
+        single.partial_fit(X[i:i + 1], y[i:i + 1], classes=[0, 1])
+    assert single.t_ == 5 and single.validation_scores_ == []
