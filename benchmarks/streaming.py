@@ -7,8 +7,8 @@ skfold with its defaults (it grows), skfold with ``units_per_growth=3``, skfold 
 ``early_stopping=True`` (growth judged on rows held out of the stream), skfold without growth
 (``growth_schedule="none"``: its 2-unit seed, what a stream got before the change),
 ``MLPClassifier(100)``, and ``MLPClassifier`` at the width the default skfold grew to on the
-same seed. Test accuracy after each pass, hidden units, growth steps that added units and seconds (all 30 calls,
-one thread), mean ± sd over the seeds. The goal: skfold within 1 point of
+same seed. Test accuracy after each pass, hidden units, growth steps that added units and
+seconds (all 30 calls, one thread), mean ± sd over the seeds. The goal: skfold within 1 point of
 ``MLPClassifier(100)`` after three passes, with at most 33 hidden units. ``--quick``: 3,000
 training rows in ten chunks, one pass, one seed; its numbers mean nothing.
 

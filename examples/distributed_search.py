@@ -19,9 +19,10 @@
    ``joblib.parallel_backend("ray")``.
 
 2. **Larger than memory.** ``partial_fit`` trains one epoch per call and grows between calls
-   (while growths pay: a stream cannot wait for a plateau), its typical-instance search reading
-   the chunk and a bounded reservoir of earlier rows, so a model can be grown over chunks that
-   never sit in memory together: ``fit_on_chunks`` loads one chunk of a Dask array at a time. dask-ml's
+   (when a phase's returns diminish: a stream cannot wait for a plateau), its typical-instance
+   search reading the chunk and a bounded reservoir of earlier rows, so a model can be grown
+   over chunks that never sit in memory together: ``fit_on_chunks`` loads one chunk of a Dask
+   array at a time, and the same stream without growth shows what growth brings. dask-ml's
    ``Incremental`` wrapper does the same thing (``Incremental(clf, shuffle_blocks=False)
    .fit(X, y, classes=...)``, one pass over the blocks) and works with scikit-learn 1.9, but
    pulls in pyarrow and numba, so it is used here only when installed.
@@ -113,8 +114,8 @@ def out_of_core_demo(n_samples, chunk_size):
     dX = da.from_array(X, chunks=(chunk_size, 2))
     dy = da.from_array(y, chunks=chunk_size)
     # each partial_fit call is one epoch; under the default "plateau" schedule a stream grows
-    # at the end of a call while growths pay, its search reading the chunk and a reservoir of
-    # earlier rows (at most search_subsample of them)
+    # at the end of a call once the phase's returns diminish, its search reading the chunk and
+    # a reservoir of earlier rows (at most search_subsample of them)
     params = dict(solver="adam", learning_rate_init=0.01, max_hidden_units=12, random_state=0)
     clf = fit_on_chunks(FoldGrowClassifier(**params), dX, dy, classes=np.unique(y),
                         n_epochs=10)

@@ -25,7 +25,8 @@ PARAMETERS = """
         When to grow. ``"plateau"``: when the monitored loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs (or L-BFGS converged), or after ``10 * n_iter_no_change``
         epochs of slow progress since the last growth; in ``partial_fit`` (one epoch per
-        call, far from any plateau), after every call while growths pay. ``"fixed"``: every
+        call, far from any plateau), also after a call that lowered the monitored loss by less
+        than half the largest fall of a call since the last growth. ``"fixed"``: every
         ``grow_every``
         epochs (L-BFGS: iterations, or sooner when L-BFGS stops by itself) until
         ``max_hidden_units``, whatever the loss does: no plateau, patience or gain test

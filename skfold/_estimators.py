@@ -136,7 +136,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         """One epoch of Adam/SGD over ``(X, y)``, then a growth if one is due.
 
         The growth schedule's state lives across calls. Under ``"plateau"`` the network grows
-        after every call while growths pay (``growth_patience``); the typical-instance search
+        at a plateau, and also after a call that lowered the monitored loss by less than half
+        the largest fall of a call since the last growth; the typical-instance search
         reads this chunk and a reservoir of earlier rows (at most ``search_subsample``, a
         uniform sample of the stream). With ``early_stopping=True``, ``validation_fraction``
         of the rows are held out into a reservoir that judges growth instead of the training

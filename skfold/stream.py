@@ -61,8 +61,9 @@ class Stream:
 
 def start_call(est, call, X, y_enc, sw, n_rows):
     """Prepare the ``partial_fit`` call ``call`` on its (non-zero-weight) rows ``X``: hold out
-    its validation rows, set ``call.val`` and ``call.search`` (the growth search's rows: the
-    search reservoir and this chunk's training rows) and add the chunk to the reservoirs.
+    its validation rows, set ``call.val`` and ``call.search`` (a function giving the growth
+    search's rows: the search reservoir's and this chunk's training rows) and add the chunk to
+    the reservoirs.
     ``n_rows``: the rows the caller gave. Returns the training rows ``(X, y_enc, sw)``."""
     state = call.state
     if state.stream is None:
@@ -84,8 +85,9 @@ def start_call(est, call, X, y_enc, sw, n_rows):
             state.validation_scores, state.best_validation_score = [], None
     if len(stream.search):
         Xr, yr, swr, pr = stream.search.columns
-        call.search = _tensors(est, call, stacked(Xr, X),
-                               np.concatenate([yr, y_enc]), np.concatenate([swr, sw]))[:3]
+        # built when a growth searches: a call that does not grow copies nothing
+        call.search = lambda: _tensors(est, call, stacked(Xr, X), np.concatenate([yr, y_enc]),
+                                       np.concatenate([swr, sw]))[:3]
         call.rows = np.concatenate([pr, positions])
     else:
         call.rows = positions
