@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import explain, fit_setup, folding, sparse_rows, stream
+from . import _docs, explain, fit_setup, folding, sparse_rows, stream
 from ._device import resolve_device
 from ._threads import thread_limits
 from ._validation import (ACCEPT_SPARSE, NamedArgumentErrors, check_magnitudes,
@@ -67,7 +67,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         "search_subsample": [Interval(Integral, 1, None, closed="left")],
         "fold_point": [StrOptions(set(folding.FOLD_POINTS))],
         "margin_fraction": [Interval(Real, 0, 1, closed="both")],
-        "linear_seed": ["boolean"],
+        "linear_seed": [StrOptions({"auto"}), "boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -88,10 +88,10 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
                  growth_patience=2, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
                  n_clusters=8, search_subsample=2000, fold_point="segment", margin_fraction=0.0,
-                 linear_seed=False, solver="auto", alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, momentum=0.9,
-                 max_iter=1000, tol=1e-4, n_iter_no_change=10, early_stopping="auto",
-                 validation_fraction=0.1, device="auto", random_state=None, verbose=0,
-                 warm_start=False):
+                 linear_seed="auto", solver="auto", alpha=1e-4, batch_size="auto",
+                 learning_rate_init=1e-3, momentum=0.9, max_iter=1000, tol=1e-4,
+                 n_iter_no_change=10, early_stopping="auto", validation_fraction=0.1,
+                 device="auto", random_state=None, verbose=0, warm_start=False):
         self.hidden_units = hidden_units
         self.max_hidden_units = max_hidden_units
         self.max_depth = max_depth
@@ -241,15 +241,15 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
             fit_setup.continue_state(self, state, X.shape[0], incremental, device)
         state.schedule.start_call()
         call = FitCall(self, state, None, rows=rows, incremental=incremental, device=device)
+        val = None
         if incremental:  # the rows the stream keeps: its reservoirs (skfold.stream)
             X, y_enc, sw = stream.start_call(self, call, X, y_enc, sw, n_rows=len(keep))
         elif fit_setup.validates(self, X.shape[0]):
-            (X, y_enc, sw, call.rows), (X_val, y_val, sw_val) = fit_setup.split_validation(
+            (X, y_enc, sw, call.rows), val = fit_setup.split_validation(
                 self, state, X, y_enc, sw, rows)
-            call.val = (*fit_setup.data_tensors(self, state, X_val, y_val, sw_val, device),
-                        sw_val)
-        if first and self.linear_seed:
-            fit_setup.seed_linear(self, call, X, y_enc, sw)
+            call.val = (*fit_setup.data_tensors(self, state, *val, device), val[2])
+        if first and fit_setup.uses_linear_seed(self, call):
+            fit_setup.seed_linear(self, call, X, y_enc, sw, val)
         call.data = fit_setup.data_tensors(self, state, X, y_enc, sw, device)
         state.trainer.batch_size = fit_setup.batch_size(self, X.shape[0])
         return state, call, y_enc, sw
@@ -302,36 +302,9 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         return self
 
     def explain_unit(self, unit, layer=0, X=None):
-        """Why hidden unit ``unit`` of ``layer`` exists: the mistake it was grown to fix.
-
-        Parameters
-        ----------
-        unit : int
-            Index of the unit within its layer, as in ``coefs_[layer][:, unit]``.
-        layer : int, default=0
-            Hidden layer, 0 being the first.
-        X : array-like of shape (n_samples, n_features), default=None
-            Rows in the estimator's input space (after a pipeline's preprocessing). When given,
-            the explanation also says on how many of them the unit is active: a unit active
-            on none of the training rows outputs 0 on all of them (a dead unit), whatever it
-            was grown for, and gets no gradient.
-
-        Returns
-        -------
-        explanation : dict
-            ``origin``: ``"seed"`` (one of the ``hidden_units`` the network started with),
-            ``"deepen"`` (an identity unit of a layer inserted by deepening) or ``"growth"``;
-            ``summary``: a sentence saying why the unit exists. A grown unit's dict also holds
-            its ``growth_history_`` record (``epoch``, ``init``, ``instance_index``, ``x_t``,
-            ``x_f``, ``predicted``, ``true``, ``fold_distance``, ``loss_before``,
-            ``loss_after``, ``gain_needed``, ``fallback``...), ``loss_change = loss_after -
-            loss_before``: how the monitored loss moved over the training phase that followed
-            its growth, and ``paid``: whether it fell by more than ``gain_needed`` (None while
-            that phase runs in ``fit``; so far, between ``partial_fit`` calls). With ``X``:
-            ``n_active`` and ``active_fraction``, the number and the share of the rows of ``X``
-            where the unit's pre-activation is positive.
-        """
         return explain.explain_unit(self, unit, layer, X)
+
+    explain_unit.__doc__ = _docs.EXPLAIN_UNIT
 
     # ------------------------------------------------------------------ predict
     def _forward(self, X):

@@ -92,14 +92,18 @@ PARAMETERS = """
         goes on where the network would err next. ``0``: growth stops once every training row
         is right, as the slides have it; on the real-data suite ``0.1`` did not win
         (``benchmarks/results/real_data_findings.md``).
-    linear_seed : bool, default=False
+    linear_seed : "auto" or bool, default="auto"
         Start from the linear model: a direct input-to-output connection ``S x`` (as in
         Cascade-Correlation), fitted alone on the training rows first (multinomial logistic
-        regression / ridge regression with scikit-learn's default penalty, ``C=1`` /
-        ``alpha=1``), then fixed while the hidden units train and grow on its mistakes. The
-        network starts as that linear model (the seed units' outgoing weights are zero), so
-        its first activated segment is the linear fit; with held-out decisions
-        (``early_stopping``) a network that does not beat it on held-out rows is not kept.
+        regression at ``LogisticRegression``'s default penalty; ridge regression at the
+        penalty ``RidgeCV`` picks), then fixed while the hidden units train and grow on its
+        mistakes. The network starts as that linear model (the seed units' outgoing weights
+        are zero), so its first activated segment is the linear fit. With held-out rows the
+        fit keeps a network with hidden units only if its held-out loss beats the linear
+        model's by more than one standard error of the row-wise difference (the
+        one-standard-error rule); otherwise it returns the linear model, refitted on every
+        row, and ``coefs_[-1]`` is zero. ``"auto"``: on where held-out rows judge the fit
+        (``early_stopping``), since only they can tell whether the hidden units beat it.
         Takes effect when a new network is fitted (not on a warm start). The linear part is
         ``linear_coef_``.
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
@@ -250,3 +254,76 @@ def estimator_doc(summary, attributes, see_also, examples, extra_parameters=""):
             + extra_parameters.strip("\n") + "\n" + "\n    Attributes\n    ----------\n"
             + attributes.strip("\n") + "\n" + ATTRIBUTES + "\n\n" + see_also.strip("\n") + "\n"
             + REFERENCES + "\n" + examples.strip("\n") + "\n    ")
+
+
+EXPLAIN_UNIT = """Why hidden unit ``unit`` of ``layer`` exists: the mistake it was grown to fix,
+        and the features that move its hyperplane most.
+
+        Parameters
+        ----------
+        unit : int
+            Index of the unit within its layer, as in ``coefs_[layer][:, unit]``.
+        layer : int, default=0
+            Hidden layer, 0 being the first.
+        X : array-like of shape (n_samples, n_features), default=None
+            Rows in the estimator's input space (after a pipeline's preprocessing). When given,
+            the explanation also says on how many of them the unit is active: a unit active
+            on none of the training rows outputs 0 on all of them (a dead unit), whatever it
+            was grown for, and gets no gradient.
+
+        Returns
+        -------
+        explanation : dict
+            ``origin``: ``"seed"`` (one of the ``hidden_units`` the network started with),
+            ``"deepen"`` (an identity unit of a layer inserted by deepening) or ``"growth"``;
+            ``summary``: sentences saying why the unit exists and naming the three features
+            that move its hyperplane most. A grown unit's dict also holds its
+            ``growth_history_`` record (``epoch``, ``init``, ``instance_index``, ``x_t``,
+            ``x_f``, ``predicted``, ``true``, ``fold_distance``, ``loss_before``,
+            ``loss_after``, ``gain_needed``, ``fallback``...), ``loss_change = loss_after -
+            loss_before``: how the monitored loss moved over the training phase that followed
+            its growth, and ``paid``: whether it fell by more than ``gain_needed`` (None while
+            that phase runs in ``fit``; so far, between ``partial_fit`` calls). Every unit's
+            dict holds:
+
+            - ``feature_names``: the unit's inputs, named by ``feature_names_in_`` (or
+              ``x0..x{n-1}`` when fitted on an array, as ``get_feature_names_out`` names
+              them); for ``layer > 0``, ``h0..h{n-1}``, the units of the layer below.
+            - ``weights``: its incoming weights now, ``coefs_[layer][:, unit]``.
+            - ``table``: one row per input, ``feature``, ``x_t``, ``x_f`` (``h_t``, ``h_f``
+              for ``layer > 0``: the points in the layer's input space; NaN for a unit that
+              has none), ``move = x_f - x_t`` and ``weight``, ranked by ``|weight|``, largest
+              first. A ``pandas.DataFrame`` when pandas is installed, else a list of dicts
+              (one per row) with the same keys.
+            - ``top_features``: the names of the first three rows.
+            - ``space``: where the values live: ``"estimator"`` (the input ``fit`` saw) or
+              ``"hidden"`` (``layer > 0``). :func:`skfold.explain_pipeline_unit` gives them
+              in a pipeline's original units.
+
+            With ``X``: ``n_active`` and ``active_fraction``, the number and the share of the
+            rows of ``X`` where the unit's pre-activation is positive.
+
+        Notes
+        -----
+        The unit's hyperplane is ``{x : w . x + c = 0}`` (``w = weights``). Moving feature
+        ``j`` by ``d`` changes the pre-activation by ``w_j d`` and so moves the point by
+        ``|w_j| d / ||w||`` across the hyperplane: ``|w_j|`` (the cosine between the
+        hyperplane's normal and feature ``j``, times ``||w||``) measures how much feature ``j``
+        decides which side of it a row falls on, and the table is ranked by it. It is measured
+        in the estimator's input space, where standardized features share one unit (a standard
+        deviation); in a pipeline's original units a weight per dollar and one per year
+        could not be compared, which is why the ranking stays the estimator's there. Without
+        scaling, the raw features' units decide the ranking (and the fit): scale them first.
+        The weights are the unit's weights now, after training; ``x_t`` and ``x_f`` are those
+        of its birth, where its hyperplane passed through ``x_f``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_moons
+        >>> from skfold import FoldGrowClassifier
+        >>> X, y = make_moons(200, noise=0.2, random_state=0)
+        >>> clf = FoldGrowClassifier(random_state=0).fit(X, y)
+        >>> why = clf.explain_unit(0)
+        >>> why["origin"], why["top_features"][0] in ("x0", "x1")
+        ('seed', True)
+        """

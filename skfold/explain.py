@@ -12,10 +12,18 @@ from .growth import lies_behind_instance
 from .objective import EVAL_CHUNK
 from .schedule import growth_paid
 from .sparse_rows import chunk_for, densified
+from .unit_table import (TOP_FEATURES, incoming_weights, input_names, rank, top_sentence,
+                         unit_table)
 
 
-def explain_unit(est, unit, layer=0, X=None):
-    """:meth:`~skfold.FoldGrowClassifier.explain_unit` of the fitted estimator ``est``."""
+def explain_unit(est, unit, layer=0, X=None, view=None):
+    """:meth:`~skfold.FoldGrowClassifier.explain_unit` of the fitted estimator ``est``.
+
+    ``view``: None, or a callable ``view(names, start, end, layer)`` that re-expresses the
+    unit's input names and its two points in other units and returns ``(names, start, end,
+    space, why)``, ``why`` saying why it could not (None when it did): see
+    :mod:`skfold.explain_pipeline`.
+    """
     check_is_fitted(est)
     sizes = est.network_.hidden_sizes
     if not isinstance(layer, Integral) or not 0 <= layer < len(sizes):
@@ -24,6 +32,7 @@ def explain_unit(est, unit, layer=0, X=None):
         raise ValueError(f"Layer {layer} has {sizes[layer]} units; unit must be an integer "
                          f"in [0, {sizes[layer] - 1}], got {unit!r}.")
     explanation = explain_origin(est.growth_history_, unit, layer)
+    _add_inputs(explanation, est, unit, layer, view)
     if X is not None:
         n_active, n = active_rows(est, unit, layer, X)
         if n_active:
@@ -34,6 +43,27 @@ def explain_unit(est, unit, layer=0, X=None):
         explanation.update(n_active=n_active, active_fraction=n_active / n,
                            summary=explanation["summary"] + said)
     return explanation
+
+
+def _add_inputs(explanation, est, unit, layer, view):
+    """The unit's inputs, named, as a table ranked by |incoming weight|, and the summary's
+    sentence on the top ones."""
+    keys = ("h_t", "h_f") if layer else ("x_t", "x_f")
+    start, end = (None if explanation.get(k) is None else np.asarray(explanation[k], float)
+                  for k in keys)
+    names, weights = input_names(est, layer), incoming_weights(est, layer, unit)
+    space, why = ("hidden", None) if layer else ("estimator", None)
+    if view is not None:
+        names, start, end, space, why = view(names, start, end, layer)
+    order = rank(weights)
+    explanation.update(feature_names=names, weights=weights, space=space,
+                       top_features=[str(names[j]) for j in order[:TOP_FEATURES]],
+                       table=unit_table(names, weights, start, end, keys))
+    explanation["summary"] += top_sentence(names, weights, start, end, keys, layer)
+    if view is not None:
+        explanation["why_not_original"] = why
+        if why is not None:
+            explanation["summary"] += f" Its values are not in original units: {why}"
 
 
 def _record_of(history, unit, layer):
@@ -83,19 +113,18 @@ def explain_origin(history, unit, layer):
 
 
 def _instance_sentence(record, layer):
-    """The part of the summary that says which mistake the unit was folded on, and where."""
+    """The part of the summary that says which mistake the unit was folded on, and where (the
+    points' values are in the table and the sentence on the top features)."""
     if record.get("x_t") is None:
         return ", without a typical instance."
-    mistake = (f" to fix instance {record['instance_index']}, "
-               f"x_t = {np.round(record['x_t'], 4).tolist()}, predicted "
-               f"{record['predicted']!r} where the truth is {record['true']!r}")
-    fold = record.get("x_f") if record.get("x_f") is not None else record.get("h_f")
-    if fold is None:  # GradMax and random units: the instance decided when, not how
+    mistake = (f" to fix instance {record['instance_index']} (predicted "
+               f"{record['predicted']!r} where the truth is {record['true']!r})")
+    if (record.get("x_f") if layer == 0 else record.get("h_f")) is None:
+        # GradMax and random units: the instance decided when, not how
         return (f"{mistake}; its weights come from init={record['init']!r}, not from a fold "
                 "point.")
     fallback = record.get("fallback")
-    point = (f"{np.round(fold, 4).tolist()}"
-             + (" (in the layer's input space)" if layer else "")
+    point = (("h_f (in the layer's input space)" if layer else "x_f")
              + f" at distance {record['fold_distance']:.4g} from it")
     if lies_behind_instance(fallback):
         where = (f"its hyperplane lies just behind it, normal to the loss gradient "

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from . import divergence, growth, history
+from . import divergence, growth, history, linear_seed, selection
 from ._threads import thread_limits
 from .fit_setup import growth_settings
 from .network import snapshot
@@ -62,6 +62,7 @@ class FitCall:
         self.divergence_threshold = None
         self.progress = None
         self.start_is_candidate = False  # the start may be kept (the linear seed)
+        self.linear_refit = None  # (X, y_enc, sw) of every row: a kept seed is refitted on them
 
     def say(self, message):
         """Print a verbose line (through the progress bar, when there is one)."""
@@ -106,6 +107,8 @@ def run(call, y_enc, sw):
         _close_progress(call)  # the bar ends before any warning prints on its line
         if not call.incremental:
             state.restore_best(est.tol)
+            with thread_limits(rows_per_step, sizes):
+                keep_linear_unless_beaten(call)
             if not trained(call):
                 warnings.warn(untrained_message(call), ConvergenceWarning)
             elif not converged and not call.diverged_stop:
@@ -113,6 +116,17 @@ def run(call, y_enc, sw):
     history.close_history(state, final=not call.incremental)
     history.mark_units_in_model(state)
     _close_progress(call)
+
+
+def keep_linear_unless_beaten(call):
+    """With the linear seed and held-out rows: return to the linear model, refitted on every
+    row, unless the network kept beats it on the held-out rows (:mod:`~skfold.selection`)."""
+    state = call.state
+    if call.linear_refit is None or selection.beats_start(state.network, call.start, call.val,
+                                                          call.settings.task):
+        return
+    state.load_weights(*call.start)
+    linear_seed.set_linear(state.network, *call.linear_refit, call.settings.task)
 
 
 def _close_progress(call):
@@ -269,13 +283,14 @@ def _outputs(network, X):
 
 def trained(call):
     """Whether the call trained: it ran an epoch and, from a new network, lowered the loss by
-    more than ``tol``. An optimizer that gave up at once (L-BFGS whose every line search
-    failed) converged to nothing."""
+    more than ``tol``, or started as the fitted linear model (the linear seed). An optimizer
+    that gave up at once (L-BFGS whose every line search failed) converged to nothing."""
     state = call.state
     curve = state.loss_curve[call.start_iter:]
     if not curve:
         return False
-    return not call.fresh or min(curve) < call.initial_loss - call.est.tol
+    return (not call.fresh or call.start_is_candidate
+            or min(curve) < call.initial_loss - call.est.tol)
 
 
 def untrained_message(call):

@@ -98,11 +98,24 @@ def new_state(est, n_features, n_outputs, n_samples, incremental, device):
                     hidden_units=width, early_stopping=validates(est, n_samples, incremental))
 
 
-def seed_linear(est, call, X, y_enc, sw):
+def uses_linear_seed(est, call):
+    """Whether ``call``'s new network starts as the linear model: ``linear_seed=True``, or
+    ``"auto"`` where held-out rows judge the fit (they alone can tell whether the hidden
+    units beat it); not in ``partial_fit``, whose held-out rows (``early_stopping=True``)
+    come a chunk at a time and choose no network at the end."""
+    if est.linear_seed == "auto":
+        return call.val is not None and not call.incremental
+    return bool(est.linear_seed)
+
+
+def seed_linear(est, call, X, y_enc, sw, val=None):
     """Start ``call``'s new network as the linear model fitted on its training rows
     (``linear_seed``); that network is the call's roll-back target and a candidate for the
-    network the fit keeps."""
-    linear_seed.seed_with_linear(call.state.network, X, y_enc, sw, est._task)
+    network the fit keeps. With held-out rows ``val``, the linear model is refitted on every
+    row should the fit keep it."""
+    linear_seed.set_linear(call.state.network, X, y_enc, sw, est._task)
+    if val is not None:
+        call.linear_refit = linear_seed.all_rows((X, y_enc, sw), val)
     call.start = snapshot(call.state.network)
     call.start_is_candidate = not call.incremental
 

@@ -226,3 +226,13 @@ def test_streaming_quick_writes_every_row(monkeypatch, tmp_path):
                   "MLPClassifier(100)", "MLPClassifier at skfold's grown width"):
         assert f"| {model}" in report
     assert "Goal (within 1 point" in report and "nan" not in report.lower()
+
+
+def test_fold_vs_random_quick_gives_a_paired_verdict_per_table(monkeypatch, tmp_path):
+    run_quick(monkeypatch, tmp_path, "fold_vs_random.py")
+    report = (tmp_path / "fold_vs_random_quick.md").read_text()
+    assert "QUICK run" in report
+    for table in ("iris", "diabetes"):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {table} |"))
+        assert any(word in row for word in ("fold ahead", "random ahead", "tie"))
+    assert "nan" not in report.lower()

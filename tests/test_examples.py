@@ -85,6 +85,20 @@ def test_readme_usage_example_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "growth.png").stat().st_size > 10_000
 
 
+def test_readme_explanation_example_runs_and_prints_the_table_in_original_units(capsys):
+    pytest.importorskip("pandas")
+    from sklearn.datasets import load_breast_cancer
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    example = next(block for block in blocks if "explain_pipeline_unit(" in block)
+    exec(compile(example, "README explanation", "exec"), {})
+    summary, header, *rows = capsys.readouterr().out.splitlines()
+    assert summary.startswith("Unit 2 of layer 0 was added") and "The features that" in summary
+    assert header.split() == ["feature", "x_t", "x_f", "move", "weight"]
+    names = set(load_breast_cancer().feature_names)
+    assert len(rows) == 4 and all(" ".join(row.split()[1:-4]) in names for row in rows)
+
+
 def test_readme_parameter_table_lists_every_parameter_with_its_default():
     from skfold import FoldGrowClassifier, FoldGrowRegressor
 

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import torch
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import make_moons
 from sklearn.exceptions import NotFittedError
 
@@ -220,3 +222,230 @@ def test_explain_unit_with_X_calls_a_unit_that_never_fires_dead(moons):
     assert "dead unit" not in clf.explain_unit(0, X=X)["summary"]
     with pytest.raises(ValueError, match="features"):
         clf.explain_unit(0, X=X[:, :1])
+
+
+# --------------------------------------------------------------------------- in the user's terms
+COLUMNS = ["income", "age", "height", "rate", "score"]
+
+
+@pytest.fixture(scope="module")
+def table_data(moons):
+    """Moons with three noise columns, on scales of their own, as a DataFrame."""
+    pd = pytest.importorskip("pandas")
+    X, y = moons
+    noise = np.random.RandomState(0).normal(size=(len(X), 3))
+    X = np.c_[X, noise] * [3.0, 0.5, 100.0, 0.01, 7.0] + [10.0, -2.0, 500.0, 0.0, 1.0]
+    return pd.DataFrame(X, columns=COLUMNS), y
+
+
+@pytest.fixture(scope="module")
+def scaled_model(table_data):
+    """StandardScaler + classifier; early stopping holds rows out of the training rows."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = table_data
+    model = make_pipeline(StandardScaler(), FoldGrowClassifier(
+        max_hidden_units=5, early_stopping=True, random_state=0)).fit(X, y)
+    assert model[-1].hidden_layer_sizes_[0] > model[-1].hidden_units_
+    return model
+
+
+def _grown_units(clf, layer=0):
+    return [e["unit"] for e in clf.growth_history_
+            if e.get("unit") is not None and e["layer"] == layer and e["in_final_model"]]
+
+
+def _ranked(weights):
+    return sorted(range(len(weights)), key=lambda j: -abs(weights[j]))
+
+
+def test_explain_unit_names_the_features_and_ranks_them_by_incoming_weight(table_data):
+    X, y = table_data
+    clf = FoldGrowClassifier(max_hidden_units=5, random_state=0).fit((X - X.mean()) / X.std(), y)
+    assert clf.hidden_layer_sizes_[0] > clf.hidden_units_
+    for unit in range(clf.hidden_layer_sizes_[0]):
+        why = clf.explain_unit(unit)
+        weights = clf.coefs_[0][:, unit]
+        np.testing.assert_allclose(why["weights"], weights)
+        order = _ranked(weights)
+        assert list(why["feature_names"]) == COLUMNS  # the DataFrame's columns
+        assert why["space"] == "estimator"
+        table = why["table"]
+        assert list(table.columns) == ["feature", "x_t", "x_f", "move", "weight"]
+        assert table["feature"].tolist() == [COLUMNS[j] for j in order]
+        np.testing.assert_allclose(table["weight"], weights[order])
+        assert why["top_features"] == [COLUMNS[j] for j in order[:3]]
+        # the summary names the top three, in rank order, and no other feature
+        said = [why["summary"].find(f"{name} (weight") for name in why["top_features"]]
+        assert -1 < said[0] < said[1] < said[2]
+        assert all(f"{COLUMNS[j]} (weight" not in why["summary"] for j in order[3:])
+        if why["origin"] == "growth":
+            np.testing.assert_allclose(table["x_t"], np.asarray(why["x_t"])[order])
+            np.testing.assert_allclose(table["x_f"], np.asarray(why["x_f"])[order])
+            np.testing.assert_allclose(table["move"], table["x_f"] - table["x_t"])
+            assert "[" not in why["summary"]  # no raw vectors: the table holds them
+        else:
+            assert table["x_t"].isna().all() and table["move"].isna().all()
+
+
+def test_explain_unit_names_array_features_as_scikit_learn_does(moons):
+    X, y = moons
+    clf = _fit(X, y)
+    why = clf.explain_unit(clf.hidden_layer_sizes_[0] - 1)
+    assert list(why["feature_names"]) == ["x0", "x1"]
+    assert set(why["top_features"]) == {"x0", "x1"}
+    assert "x0 (weight" in why["summary"] and "x1 (weight" in why["summary"]
+
+
+def test_explain_unit_table_is_a_list_of_rows_without_pandas(moons, monkeypatch):
+    X, y = moons
+    clf = _fit(X, y)
+    unit = clf.hidden_layer_sizes_[0] - 1
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    why = clf.explain_unit(unit)
+    rows = why["table"]
+    assert isinstance(rows, list) and len(rows) == 2
+    assert list(rows[0]) == ["feature", "x_t", "x_f", "move", "weight"]
+    assert abs(rows[0]["weight"]) >= abs(rows[1]["weight"])
+    j = why["feature_names"].tolist().index(rows[0]["feature"])
+    assert rows[0]["x_t"] == pytest.approx(why["x_t"][j])
+
+
+def test_explain_pipeline_unit_gives_the_points_in_the_original_units(scaled_model,
+                                                                      table_data):
+    from skfold import explain_pipeline_unit
+
+    X, _ = table_data
+    scaler, clf = scaled_model[0], scaled_model[-1]
+    assert clf.early_stopping and len(clf.validation_scores_) > 0  # rows were held out
+    for unit in _grown_units(clf):
+        why = explain_pipeline_unit(scaled_model, unit, X=X)
+        assert why["space"] == "original" and why["why_not_original"] is None
+        # x_t is the very row of the data fit was given, in its own units
+        row = X.iloc[why["instance_index"]].to_numpy()
+        np.testing.assert_allclose(why["x_t_original"], row, rtol=1e-12, atol=1e-9)
+        # x_f in original units is where the scaler takes the estimator's x_f from
+        x_f = X.iloc[:1].copy()
+        x_f.iloc[0] = why["x_f_original"]
+        np.testing.assert_allclose(scaler.transform(x_f)[0], why["x_f"], atol=1e-9)
+        table = why["table"].set_index("feature").loc[COLUMNS]
+        np.testing.assert_allclose(table["x_t"], row, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(table["move"], why["x_f_original"] - row, atol=1e-9)
+        # ranked and named as in the estimator's own explanation
+        own = clf.explain_unit(unit)  # fitted on the scaler's array: x0..x4
+        by_name = dict(zip(own["feature_names"], COLUMNS))
+        assert why["top_features"] == [by_name[f] for f in own["top_features"]]
+        assert why["table"]["feature"].tolist() == [by_name[f] for f in own["table"]["feature"]]
+        top = why["top_features"][0]
+        j = COLUMNS.index(top)
+        assert f"{top} (weight {own['weights'][j]:+.3g}, x_t {row[j]:.4g}" in why["summary"]
+        assert why["n_active"] == clf.explain_unit(unit, X=scaler.transform(X))["n_active"]
+
+
+def test_explain_pipeline_unit_flags_what_cannot_be_inverted(table_data):
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from skfold import explain_pipeline_unit
+
+    X, y = table_data
+    X = X.assign(region=np.where(X["income"] > 10, "north", "south"))
+    model = make_pipeline(
+        make_column_transformer((StandardScaler(), COLUMNS), (OneHotEncoder(), ["region"])),
+        FoldGrowClassifier(max_hidden_units=4, random_state=0)).fit(X, y)
+    unit = _grown_units(model[-1])[0]
+    with pytest.warns(UserWarning, match="columntransformer.*has no inverse_transform"):
+        why = explain_pipeline_unit(model, unit)
+    assert why["space"] == "estimator"
+    assert "has no inverse_transform" in why["why_not_original"]
+    assert "not in original units" in why["summary"]
+    assert why["x_t_original"] is None and why["x_f_original"] is None
+    assert set(why["table"]["feature"]) == set(model[0].get_feature_names_out())
+    np.testing.assert_allclose(why["table"]["x_t"],
+                               np.asarray(why["x_t"])[_ranked(why["weights"])])
+
+
+def test_explain_pipeline_unit_refuses_a_fold_point_between_categories():
+    """A OneHotEncoder has an inverse, but a point between two categories has no category:
+    the inverse it gives does not map back to the fold point, and that is said."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from skfold import explain_pipeline_unit
+
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 4, size=(200, 2))
+    y = (X[:, 0] + X[:, 1]) % 2  # no linear model gets it right: growth folds
+    model = make_pipeline(OneHotEncoder(sparse_output=False),
+                          FoldGrowClassifier(growth_schedule="none", max_iter=30,
+                                             random_state=0)).fit(X, y)
+    model[-1].grow(model[0].transform(X), y)
+    unit = model[-1].hidden_layer_sizes_[0] - 1
+    assert model[-1].explain_unit(unit)["x_f"] is not None
+    with pytest.warns(UserWarning, match="does not give a point that it maps back"):
+        why = explain_pipeline_unit(model, unit)
+    assert why["space"] == "estimator" and "onehotencoder" in why["why_not_original"]
+
+
+def test_explain_pipeline_unit_keeps_a_deep_unit_in_its_hidden_space(moons):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skfold import explain_pipeline_unit
+
+    X, y = moons
+    model = make_pipeline(StandardScaler(), FoldGrowClassifier(
+        max_depth=2, growth_patience=1, growth_schedule="none", random_state=0)).fit(X, y)
+    Z = model[0].transform(X)
+    model[-1].grow(Z, y).grow(Z, y)  # the first growth did not pay: it deepens, then widens
+    sizes = model[-1].hidden_layer_sizes_
+    why = explain_pipeline_unit(model, sizes[1] - 1, layer=1)
+    assert why["space"] == "hidden" and "hidden units" in why["why_not_original"]
+    assert list(why["feature_names"]) == [f"h{j}" for j in range(sizes[0])]
+    assert list(why["table"].columns) == ["feature", "h_t", "h_f", "move", "weight"]
+    assert why["x_t_original"] is None
+
+
+def test_explain_pipeline_unit_needs_a_pipeline_ending_in_skfold(moons):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skfold import explain_pipeline_unit
+
+    with pytest.raises(TypeError, match="explain_unit"):
+        explain_pipeline_unit(_fit(*moons), 0)
+    with pytest.raises(TypeError, match="ends in LogisticRegression"):
+        explain_pipeline_unit(make_pipeline(StandardScaler(), LogisticRegression()).fit(*moons),
+                              0)
+
+
+@settings(deadline=None, max_examples=6)
+@given(scale=st.floats(0.01, 1000), shift=st.floats(-1e4, 1e4),
+       scaler=st.sampled_from(["standard", "minmax", "robust", "maxabs"]))
+def test_original_units_undo_any_scaler(scale, shift, scaler):
+    """Whatever the data's units and the scaler, x_t in original units is the training row and
+    x_f goes back to the estimator's x_f through the scaler."""
+    from sklearn import preprocessing
+    from sklearn.pipeline import make_pipeline
+
+    from skfold import explain_pipeline_unit
+
+    X, y = make_moons(n_samples=80, noise=0.2, random_state=0)
+    X = X * scale + shift
+    step = {"standard": preprocessing.StandardScaler(), "minmax": preprocessing.MinMaxScaler(),
+            "robust": preprocessing.RobustScaler(),
+            "maxabs": preprocessing.MaxAbsScaler()}[scaler]
+    model = make_pipeline(step, FoldGrowClassifier(growth_schedule="none", max_iter=20,
+                                                   random_state=0)).fit(X, y)
+    model[-1].grow(step.transform(X), y)
+    unit = model[-1].hidden_layer_sizes_[0] - 1
+    why = explain_pipeline_unit(model, unit)
+    assert why["space"] == "original"
+    np.testing.assert_allclose(why["x_t_original"], X[why["instance_index"]],
+                               rtol=1e-9, atol=1e-9 * abs(shift))
+    if why["x_f"] is not None:
+        np.testing.assert_allclose(step.transform(why["x_f_original"][None])[0], why["x_f"],
+                                   rtol=1e-7, atol=1e-7)

@@ -111,7 +111,7 @@ def test_learning_rate_100_rolls_back_lowers_the_step_and_still_learns(moons, so
 def test_divergence_rolls_back_to_the_best_weights_and_training_goes_on(moons, monkeypatch):
     X, y = moons
     hook = EpochHook(monkeypatch, lambda call, trainer: poison(trainer) if call == 4 else None)
-    clf = FoldGrowClassifier(solver="adam", growth_schedule="none", max_iter=8,
+    clf = FoldGrowClassifier(solver="adam", growth_schedule="none", max_iter=8, linear_seed=False,
                              learning_rate_init=0.01, random_state=0, n_iter_no_change=100)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -184,7 +184,7 @@ def test_lbfgs_meeting_a_non_finite_loss_rolls_back_and_warns(moons, monkeypatch
         return evaluate
 
     wrap_lbfgs_objectives(monkeypatch, flaky)
-    clf = FoldGrowClassifier(solver="lbfgs", max_iter=60, random_state=0)
+    clf = FoldGrowClassifier(solver="lbfgs", max_iter=60, linear_seed=False, random_state=0)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         clf.fit(X, y)
@@ -311,6 +311,7 @@ def test_warm_start_fit_on_new_data_trains_on_it_not_on_the_old_best_loss():
 def test_growth_on_a_dead_network_falls_back_and_preserves_the_function(moons):
     X, y = moons
     clf = FoldGrowClassifier(growth_schedule="none", hidden_units=3, max_hidden_units=8,
+                             linear_seed=False,
                              solver="adam", max_iter=5, random_state=0).fit(X, y)
     with torch.no_grad():  # every hidden unit dead: a flat segment, no fold boundary
         clf.network_.weights[0].zero_()

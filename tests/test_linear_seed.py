@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
-from sklearn.datasets import make_classification, make_regression
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.datasets import make_classification, make_moons, make_regression
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV
 from sklearn.model_selection import train_test_split
 
 import skfold
@@ -20,17 +20,17 @@ def _standardised_regression(seed=0):
     return X, (y - y.mean()) / y.std()
 
 
-def test_the_linear_part_is_ridge_with_scikit_learns_default_penalty():
+def test_the_regressors_linear_part_is_the_ridge_regression_ridgecv_picks():
     X, y = _standardised_regression()
     reg = FoldGrowRegressor(linear_seed=True, early_stopping=False, max_iter=50,
                             random_state=0).fit(X, y)
-    ridge = Ridge(alpha=1.0).fit(X, y)
+    ridge = RidgeCV(alphas=skfold.linear_seed.LINEAR_ALPHAS).fit(X, y)
     np.testing.assert_allclose(reg.linear_coef_[:, 0], ridge.coef_, rtol=1e-4, atol=1e-5)
 
 
 def test_without_the_linear_seed_there_is_no_linear_part():
     X, y = _standardised_regression()
-    reg = FoldGrowRegressor(max_iter=20, random_state=0).fit(X, y)
+    reg = FoldGrowRegressor(linear_seed=False, max_iter=20, random_state=0).fit(X, y)
     assert reg.linear_coef_ is None
 
 
@@ -90,3 +90,32 @@ def test_on_a_linear_task_the_seeded_network_is_not_worse_than_logistic_regressi
     linear = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
     grown = FoldGrowClassifier(linear_seed=True, random_state=seed).fit(X_train, y_train)
     assert grown.score(X_test, y_test) >= linear - 0.02
+
+
+def test_auto_seeds_with_the_linear_model_only_where_held_out_rows_judge_the_fit():
+    X, y = make_classification(n_samples=400, n_features=5, random_state=3)
+    large = FoldGrowClassifier(max_iter=30, random_state=0).fit(X, y)
+    small = FoldGrowClassifier(max_iter=30, random_state=0).fit(X[:150], y[:150])
+    no_holdout = FoldGrowClassifier(max_iter=30, early_stopping=False, random_state=0).fit(X, y)
+    assert large.linear_coef_ is not None
+    assert small.linear_coef_ is None and no_holdout.linear_coef_ is None
+
+
+def test_on_a_linear_target_the_fit_keeps_ridgecvs_model_refitted_on_every_row():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = X @ rng.normal(size=5) + rng.normal(scale=1.0, size=400)
+    reg = FoldGrowRegressor(random_state=0).fit(X, y)
+    assert np.all(reg.coefs_[-1] == 0)  # no hidden unit earned a place
+    predictions = reg.predict(X)
+    ridge = RidgeCV(alphas=skfold.linear_seed.LINEAR_ALPHAS).fit(X, y)
+    np.testing.assert_allclose(predictions, ridge.predict(X), atol=1e-4 * np.abs(y).max())
+
+
+def test_on_a_curved_boundary_the_hidden_units_are_kept_and_beat_the_linear_model():
+    X, y = make_moons(n_samples=600, noise=0.15, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    clf = FoldGrowClassifier(random_state=0).fit(X_train, y_train)
+    assert np.any(clf.coefs_[-1] != 0)
+    linear = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
+    assert clf.score(X_test, y_test) > linear + 0.05

@@ -17,8 +17,8 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from skfold.plotting import (plot_decision_boundary, plot_growth,  # noqa: E402
-                             plot_regression_fit)
+from skfold.plotting import (FOLD_COLORS, fold_events, plot_decision_boundary,  # noqa: E402
+                             plot_growth, plot_regression_fit)
 
 @pytest.fixture(autouse=True)
 def close_figures():
@@ -224,3 +224,47 @@ def test_regression_fit_needs_one_feature(curve):
     reg = FoldGrowRegressor(max_iter=20, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="exactly 1 feature"):
         plot_regression_fit(reg, np.c_[X, X], y)
+
+
+def _face(ax, kind, event):
+    gid = f"{kind} layer {event['layer']} unit {event['unit']}"
+    (marker,) = [a for a in ax.get_children() if a.get_gid() == gid]
+    face = marker.get_facecolor()
+    return None if len(face) == 0 or face[0][3] == 0 else tuple(face[0][:3])
+
+
+def _legend_entries(ax):
+    legend = ax.figure.legends[0]
+    return {text.get_text(): handle
+            for text, handle in zip(legend.get_texts(), legend.legend_handles)}
+
+
+def test_folds_that_did_not_pay_are_hollow_and_dotted_and_the_legend_says_so(grown_pipeline):
+    from matplotlib.colors import to_rgb
+
+    model, X, y = grown_pipeline
+    events = fold_events(model)
+    paid = {e["unit"]: e["paid"] for e in events}
+    assert True in paid.values() and False in paid.values()  # this fit has both kinds
+    ax = plot_decision_boundary(model, X, y)
+    entries = _legend_entries(ax)
+    assert "growth that did not pay (hollow, dotted)" in entries
+    assert not any("not judged yet" in label for label in entries)  # fit settled every growth
+    for i, event in enumerate(events):
+        color = to_rgb(FOLD_COLORS[i % len(FOLD_COLORS)])
+        for kind in ("x_t", "x_f"):
+            assert _face(ax, kind, event) == (color if event["paid"] else None), kind
+        line = entries[f"unit {event['unit']} (growth {event['growth']})"]
+        assert line.get_linestyle() == ("--" if event["paid"] else ":")
+
+
+def test_a_growth_not_judged_yet_is_grey_and_the_legend_says_so(just_grown):
+    clf, X, y = just_grown
+    event = clf.growth_history_[-1]
+    assert event["paid"] is None  # grow() by hand: no training phase has judged it
+    ax = plot_decision_boundary(clf, X, y, show_folds="last")
+    assert _face(ax, "x_t", event) == pytest.approx((0.85, 0.85, 0.85))
+    entries = _legend_entries(ax)
+    assert "growth not judged yet (grey, dash-dot)" in entries
+    assert "growth that did not pay (hollow, dotted)" not in entries
+    assert entries[f"unit {event['unit']} (growth {event['growth']})"].get_linestyle() == "-."

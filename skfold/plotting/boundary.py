@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from ..schedule import growth_paid
 from ._common import (
     FOLD_COLORS,
     check_2d,
@@ -45,7 +46,11 @@ def plot_decision_boundary(estimator, X, y, ax=None, show_folds=True, *, grid_re
         ``x_f``). ``x_t`` is the side where the unit is active. For a unit whose hyperplane went
         behind ``x_t`` instead (``growth_history_``'s ``fallback``, see
         :meth:`~skfold.FoldGrowClassifier.explain_unit`), the cross is the point it passes
-        through.
+        through. A fold whose growth did not pay (``growth_history_``'s ``paid`` is False:
+        the loss did not fall by its ``gain_needed``) has hollow markers and a dotted
+        hyperplane; one whose growth is not judged yet (``paid`` is None: right after
+        :meth:`~skfold.FoldGrowClassifier.grow`, or while its training phase goes on between
+        ``partial_fit`` calls) has grey markers and a dash-dot hyperplane; the legend says so.
     grid_resolution : int, default=200
         Grid points per axis.
     legend : bool, default=True
@@ -122,22 +127,36 @@ def _draw_regions(ax, plt, estimator, classes, X, y, xx, yy, grid):
                    linewidths=0.3, label=f"class {label}", zorder=2)
 
 
+#: How a fold is drawn by whether its growth paid (``growth_history_``'s ``paid``): its
+#: ``x_t``/``x_f`` markers' face (None: the fold's colour), the hyperplane's line style and
+#: the legend's words. A growth still pending (None) has not been judged yet.
+PAID_STYLES = {
+    True: (None, "--", None),
+    False: ("none", ":", "growth that did not pay (hollow, dotted)"),
+    None: ("0.85", "-.", "growth not judged yet (grey, dash-dot)"),
+}
+
+
 def _draw_folds(ax, final, marks, xx, yy, Z):
-    """Each fold's hyperplane (over the grid ``Z`` in the model's space), ``x_t`` and ``x_f``."""
+    """Each fold's hyperplane (over the grid ``Z`` in the model's space), ``x_t`` and ``x_f``;
+    the style says whether its growth paid (:data:`PAID_STYLES`)."""
     for i, (event, x_t, x_f) in enumerate(marks):
         color = FOLD_COLORS[i % len(FOLD_COLORS)]
+        face, line, _ = PAID_STYLES[growth_paid(event)]
+        # a hollow marker keeps the fold's colour on its edge, and a thicker one
+        edge, width = ("k", 0.8) if face is None else (color, 1.8)
         z = preactivation(final, Z, event["layer"], event["unit"]).reshape(xx.shape)
         name = fold_id(event)
         if z.min() < 0 < z.max():
             ax.contour(xx, yy, z, levels=[0.0], colors=[color], linewidths=2.0,
-                       linestyles="--", zorder=3).set_gid(f"hyperplane {name}")
-        ax.scatter(*x_t, marker="*", s=200, color=color, edgecolors="k", linewidths=0.8,
-                   zorder=5, gid=f"x_t {name}")
+                       linestyles=line, zorder=3).set_gid(f"hyperplane {name}")
+        ax.scatter(*x_t, marker="*", s=200, facecolors=face or color, edgecolors=edge,
+                   linewidths=width, zorder=5, gid=f"x_t {name}")
         if x_f is not None:  # drawn over x_t: the two are often close
             ax.annotate("", xy=x_f, xytext=x_t, zorder=4,
                         arrowprops=dict(arrowstyle="->", color=color, lw=1.5))
-            ax.scatter(*x_f, marker="X", s=60, color=color, edgecolors="k", linewidths=0.8,
-                       zorder=6, gid=f"x_f {name}")
+            ax.scatter(*x_f, marker="X", s=60, facecolors=face or color, edgecolors=edge,
+                       linewidths=width, zorder=6, gid=f"x_f {name}")
 
 
 def _legend(ax, marks, own_figure):
@@ -149,11 +168,19 @@ def _legend(ax, marks, own_figure):
     if not marks:
         ax.legend(handles, labels, loc="best", fontsize="small", framealpha=0.8)
         return
-    handles += [Line2D([], [], ls="", marker="*", ms=13, mfc="w", mec="k"),
-                Line2D([], [], ls="", marker="X", ms=8, mfc="w", mec="k")]
+    # filled, as the marks of a growth that paid are (in their fold's colour)
+    handles += [Line2D([], [], ls="", marker="*", ms=13, mfc="0.45", mec="k"),
+                Line2D([], [], ls="", marker="X", ms=8, mfc="0.45", mec="k")]
     labels += ["typical instance $x_t$", "fold point $x_f$"]
+    for paid in (False, None):
+        face, line, words = PAID_STYLES[paid]
+        if any(growth_paid(event) is paid for event, _, _ in marks):
+            handles.append(Line2D([], [], ls=line, lw=1.5, color="0.3", marker="*", ms=13,
+                                  mfc=face, mec="0.3", mew=1.5))
+            labels.append(words)
     for i, (event, _, _) in enumerate(marks):
-        handles.append(Line2D([], [], color=FOLD_COLORS[i % len(FOLD_COLORS)], lw=2, ls="--"))
+        handles.append(Line2D([], [], color=FOLD_COLORS[i % len(FOLD_COLORS)], lw=2,
+                              ls=PAID_STYLES[growth_paid(event)][1]))
         labels.append(fold_label(event))
     where = (dict(loc="outside right upper") if own_figure
              else dict(loc="upper left", bbox_to_anchor=(1.01, 1.0)))

@@ -1,0 +1,44 @@
+"""Which network a fit keeps when the simpler start is a candidate: the one-standard-error rule.
+
+With the linear seed the fit starts as the linear model. The best network on the held-out rows
+is kept only if its held-out loss beats the start's by more than one standard error of the
+row-wise loss difference (the "one-standard-error rule" of Breiman et al. and glmnet's
+``lambda.1se``): on a few hundred held-out rows the best of hundreds of epochs beats the start
+by chance alone, and the start is the model the fit must never fall below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .network import GrowableMLP
+from .objective import EVAL_CHUNK
+from .sparse_rows import chunk_for
+
+#: Standard errors by which the kept network's held-out loss must beat the start's.
+N_STANDARD_ERRORS = 1.0
+
+
+@torch.no_grad()
+def row_losses(network, X, y, task):
+    """Per-row losses of ``network`` on ``(X, y)`` (sparse rows: a chunk at a time), float64
+    on the CPU."""
+    chunk = chunk_for(X, EVAL_CHUNK)
+    return np.concatenate([
+        task.per_sample_loss(network(X[i:i + chunk]), y[i:i + chunk]).double().cpu().numpy()
+        for i in range(0, X.shape[0], chunk)])
+
+
+def beats_start(network, start, val, task, n_se=N_STANDARD_ERRORS):
+    """Whether ``network`` beats the network of ``start``'s ``(weights, biases)`` on the
+    held-out rows ``val`` by more than ``n_se`` standard errors of the sample-weighted mean of
+    the row-wise loss difference."""
+    X, y, _, sw = val
+    simpler = GrowableMLP(*start, linear=network.linear)
+    diff = row_losses(network, X, y, task) - row_losses(simpler, X, y, task)
+    w = np.asarray(sw, dtype=np.float64) / np.sum(sw)
+    mean = float(w @ diff)
+    n_eff = 1.0 / float(w @ w)
+    se = float(np.sqrt(max(w @ (diff - mean) ** 2, 0.0) / max(n_eff - 1.0, 1.0)))
+    return mean < -n_se * se
