@@ -88,7 +88,7 @@ def main(argv=None):
         ahead[who] = ahead.get(who, 0) + 1
         rows.append([table.name, f"{scores[:, 0].mean():.3f}", f"{scores[:, 1].mean():.3f}",
                      f"{mean:+.4f} ± {se:.4f}", f"{p_t:.3f}", f"{p_w:.3f}", who])
-    summary = (f"\nFold ahead on {ahead['fold ahead']} tables, random ahead on "
+    summary = (f"\n\nFold ahead on {ahead['fold ahead']} tables, random ahead on "
                f"{ahead['random ahead']}, a tie (p ≥ 0.05) on "
                f"{len(tables) - ahead['fold ahead'] - ahead['random ahead']} of {len(tables)}.\n")
     text = (report_header("Folding vs random incoming weights, paired over random splits",

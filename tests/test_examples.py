@@ -91,9 +91,12 @@ def test_readme_explanation_example_runs_and_prints_the_table_in_original_units(
 
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     example = next(block for block in blocks if "explain_pipeline_unit(" in block)
-    exec(compile(example, "README explanation", "exec"), {})
+    namespace = {}
+    exec(compile(example, "README explanation", "exec"), namespace)
     summary, header, *rows = capsys.readouterr().out.splitlines()
-    assert summary.startswith("Unit 2 of layer 0 was added") and "The features that" in summary
+    unit = namespace["clf"].hidden_layer_sizes_[0] - 1  # the unit grown by hand
+    assert summary.startswith(f"Unit {unit} of layer 0 was added")
+    assert "The features that" in summary
     assert header.split() == ["feature", "x_t", "x_f", "move", "weight"]
     names = set(load_breast_cancer().feature_names)
     assert len(rows) == 4 and all(" ".join(row.split()[1:-4]) in names for row in rows)

@@ -262,7 +262,8 @@ def _ranked(weights):
 
 def test_explain_unit_names_the_features_and_ranks_them_by_incoming_weight(table_data):
     X, y = table_data
-    clf = FoldGrowClassifier(max_hidden_units=5, random_state=0).fit((X - X.mean()) / X.std(), y)
+    clf = FoldGrowClassifier(max_hidden_units=5, linear_seed=False, random_state=0).fit(
+        (X - X.mean()) / X.std(), y)
     assert clf.hidden_layer_sizes_[0] > clf.hidden_units_
     for unit in range(clf.hidden_layer_sizes_[0]):
         why = clf.explain_unit(unit)
@@ -354,7 +355,7 @@ def test_explain_pipeline_unit_flags_what_cannot_be_inverted(table_data):
     X = X.assign(region=np.where(X["income"] > 10, "north", "south"))
     model = make_pipeline(
         make_column_transformer((StandardScaler(), COLUMNS), (OneHotEncoder(), ["region"])),
-        FoldGrowClassifier(max_hidden_units=4, random_state=0)).fit(X, y)
+        FoldGrowClassifier(max_hidden_units=4, linear_seed=False, random_state=0)).fit(X, y)
     unit = _grown_units(model[-1])[0]
     with pytest.warns(UserWarning, match="columntransformer.*has no inverse_transform"):
         why = explain_pipeline_unit(model, unit)
@@ -380,7 +381,7 @@ def test_explain_pipeline_unit_refuses_a_fold_point_between_categories():
     y = (X[:, 0] + X[:, 1]) % 2  # no linear model gets it right: growth folds
     model = make_pipeline(OneHotEncoder(sparse_output=False),
                           FoldGrowClassifier(growth_schedule="none", max_iter=30,
-                                             random_state=0)).fit(X, y)
+                                             linear_seed=False, random_state=0)).fit(X, y)
     model[-1].grow(model[0].transform(X), y)
     unit = model[-1].hidden_layer_sizes_[0] - 1
     assert model[-1].explain_unit(unit)["x_f"] is not None

@@ -20,7 +20,7 @@ LAYERS = [
     ["skfold._estimators"],
     ["skfold._base"],
     ["skfold._validation", "skfold.explain", "skfold.explain_pipeline", "skfold._docs"],
-    ["skfold.fit_loop"],
+    ["skfold.fit_loop", "skfold.fit_warnings"],
     ["skfold.stream"],
     ["skfold.fit_setup", "skfold.divergence"],
     ["skfold.growth", "skfold.fit_state", "skfold.history", "skfold.selection"],
