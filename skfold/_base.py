@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _docs, explain, fit_setup, folding, sparse_rows
+from . import _docs, explain, fit_setup, folding, sparse_rows, stream
 from ._device import resolve_device
 from ._threads import thread_limits
 from ._validation import (ACCEPT_SPARSE, NamedArgumentErrors, check_magnitudes,
@@ -240,10 +240,11 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
             state = self._state.copy()
             fit_setup.continue_state(self, state, X.shape[0], incremental, device)
         state.schedule.start_call()
-        call = FitCall(self, state, None, rows=rows, incremental=incremental)
-        call.device = str(device)
+        call = FitCall(self, state, None, rows=rows, incremental=incremental, device=device)
         val = None
-        if fit_setup.validates(self, X.shape[0]) and not incremental:
+        if incremental:  # the rows the stream keeps: its reservoirs (skfold.stream)
+            X, y_enc, sw = stream.start_call(self, call, X, y_enc, sw, n_rows=len(keep))
+        elif fit_setup.validates(self, X.shape[0]):
             (X, y_enc, sw, call.rows), val = fit_setup.split_validation(
                 self, state, X, y_enc, sw, rows)
             call.val = (*fit_setup.data_tensors(self, state, *val, device), val[2])
@@ -285,9 +286,9 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         y_enc, sw = self._encode_targets(y, False, None, np.ones(X.shape[0]))
         state = self._state.copy()  # handed over once the step is done
         check_magnitudes(self, X, state.solver)
-        device = state.network.weights[0].device
         for name, value in fit_setup.schedule_settings(self).items():
             setattr(state.schedule, name, value)
+        device = state.network.weights[0].device
         data = fit_setup.data_tensors(self, state, X, y_enc, sw, device)
         # as in fit: one thread for a small search
         sizes = [X.shape[1], self.max_hidden_units, self._n_output_units()]

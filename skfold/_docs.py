@@ -24,7 +24,10 @@ PARAMETERS = """
     growth_schedule : {"plateau", "fixed", "none"}, default="plateau"
         When to grow. ``"plateau"``: when the monitored loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs (or L-BFGS converged), or after ``10 * n_iter_no_change``
-        epochs of slow progress since the last growth. ``"fixed"``: every ``grow_every``
+        epochs of slow progress since the last growth; in ``partial_fit`` (one epoch per
+        call, far from any plateau), also after a call that lowered the monitored loss by less
+        than half the largest fall of a call since the last growth. ``"fixed"``: every
+        ``grow_every``
         epochs (L-BFGS: iterations, or sooner when L-BFGS stops by itself) until
         ``max_hidden_units``, whatever the loss does: no plateau, patience or gain test
         applies, and the network does not deepen; a growth that finds nothing mis-predicted is
@@ -68,6 +71,9 @@ PARAMETERS = """
         Clusters of the loss-weighted k-means (clipped to the number of distinct rows).
     search_subsample : int, default=2000
         Rows drawn for the growth search; bounds its cost whatever the training set size.
+        Also the bound of the reservoirs ``partial_fit`` keeps: a uniform sample of the rows
+        of earlier calls, which a growth searches together with the call's chunk, and with
+        ``early_stopping=True`` one of held-out rows (lowering it between calls shrinks them).
     fold_point : {"segment", "nearest"}, default="segment"
         ``"nearest"``: the slides' projection of ``x_t`` onto its segment's decision boundary
         (regression: onto the set where the segment predicts ``x_t``'s target).
@@ -147,6 +153,9 @@ PARAMETERS = """
         (200 rows at the default fraction), as ``HistGradientBoosting*`` decide by size,
         except in ``partial_fit`` and under ``growth_schedule="fixed"``;
         the measurement that chose it is in ``benchmarks/results/real_data_findings.md``.
+        ``True`` in ``partial_fit``: ``validation_fraction`` of each chunk's rows is held out
+        into a reservoir (at most ``search_subsample`` rows, a uniform sample of the rows held
+        out so far), on which the monitored loss and ``validation_scores_`` are measured.
     validation_fraction : float, default=0.1
         Share of the training data held out when early stopping is on.
     device : str, default="auto"
@@ -184,7 +193,9 @@ ATTRIBUTES = """
         Growth events that changed the architecture.
     growth_history_ : list of dict
         One record per unit added (or per deepening, or per skipped growth): ``growth``,
-        ``epoch``, ``kind``, ``layer``, ``unit``, ``init``, ``instance_index``, ``x_t``,
+        ``epoch``, ``kind``, ``layer``, ``unit``, ``init``, ``instance_index`` (the typical
+        instance's row of ``X``; in ``partial_fit``, its place in the stream: the rows of
+        earlier calls counted first), ``x_t``,
         ``x_f`` (``h_t``/``h_f`` for deep layers), ``fold_distance``, ``predicted``, ``true``,
         ``cluster_size``, ``cluster_mean_loss``, ``loss_before``, ``loss_after`` (the best
         monitored loss of the training phase after the growth; with ``partial_fit``, the best

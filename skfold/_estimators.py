@@ -133,7 +133,15 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
 
     @available_if(_solver_is_stochastic)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch of Adam/SGD over ``(X, y)``; the growth schedule counts epochs across calls.
+        """One epoch of Adam/SGD over ``(X, y)``, then a growth if one is due.
+
+        The growth schedule's state lives across calls. Under ``"plateau"`` the network grows
+        at a plateau, and also after a call that lowered the monitored loss by less than half
+        the largest fall of a call since the last growth; the typical-instance search
+        reads this chunk and a reservoir of earlier rows (at most ``search_subsample``, a
+        uniform sample of the stream). With ``early_stopping=True``, ``validation_fraction``
+        of the rows are held out into a reservoir that judges growth instead of the training
+        loss. The README's "Streaming" section says more.
 
         Parameters
         ----------
@@ -270,7 +278,9 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
 
     @available_if(_solver_is_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch of Adam/SGD over ``(X, y)``; the growth schedule counts epochs across calls.
+        """One epoch of Adam/SGD over ``(X, y)``, then a growth if one is due (see
+        :meth:`FoldGrowClassifier.partial_fit`: the same growth rules, reservoirs and
+        held-out rows).
 
         Parameters
         ----------

@@ -43,10 +43,14 @@ class FitCall:
         The caller's row of each training row (for ``growth_history_``), or None.
     incremental : bool
         A ``partial_fit`` call: one epoch, no plateau ends it, no best network is restored.
+    device : torch.device or str, default=None
+        Where the call trains (``device_``).
     """
 
-    def __init__(self, est, state, data, val=None, rows=None, incremental=False):
+    def __init__(self, est, state, data, val=None, rows=None, incremental=False, device=None):
         self.est, self.state, self.data, self.val, self.rows = est, state, data, val, rows
+        self.device = None if device is None else str(device)
+        self.search = None  # a function giving the growth search's rows, when not ``data``
         self.incremental = incremental
         self.settings = growth_settings(est)
         self.name = type(est).__name__
@@ -155,8 +159,9 @@ def train_loop(call, max_epochs):
             break  # nothing trains and the growth before found nothing to do: it is over
         # asked again: the phase may have made the pending growth pay, which un-stalls growth
         if (epochs_left > 0 or call.incremental) and call.can_grow() and (
-                schedule.wants_growth() or phase_converged):
-            grew = growth.grow_step(call, *call.data, n_units=call.est.units_per_growth)
+                schedule.wants_growth(stream=call.incremental) or phase_converged):
+            grew = growth.grow_step(call, *(call.search() if call.search else call.data),
+                                    n_units=call.est.units_per_growth)
             continue
         if not call.incremental and call.phases_end_at_plateaus() and (
                 schedule.converged or phase_converged):

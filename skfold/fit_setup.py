@@ -101,8 +101,11 @@ def new_state(est, n_features, n_outputs, n_samples, incremental, device):
 def uses_linear_seed(est, call):
     """Whether ``call``'s new network starts as the linear model: ``linear_seed=True``, or
     ``"auto"`` where held-out rows judge the fit (they alone can tell whether the hidden
-    units beat it)."""
-    return call.val is not None if est.linear_seed == "auto" else bool(est.linear_seed)
+    units beat it); not in ``partial_fit``, whose held-out rows (``early_stopping=True``)
+    come a chunk at a time and choose no network at the end."""
+    if est.linear_seed == "auto":
+        return call.val is not None and not call.incremental
+    return bool(est.linear_seed)
 
 
 def seed_linear(est, call, X, y_enc, sw, val=None):

@@ -47,6 +47,8 @@ class FitState:
         Whether the last growth's training phase may still run (its record's ``loss_after``
         is not final).
     n_divergences : int
+    stream : Stream or None
+        The rows ``partial_fit`` keeps across calls (:mod:`skfold.stream`); None until then.
     """
 
     def __init__(self, *, network, trainer, schedule, rng, solver, hidden_units,
@@ -68,6 +70,7 @@ class FitState:
         self.n_iter = 0
         self.t = 0
         self.fit_time = {"training": 0.0, "growth": 0.0}
+        self.stream = None
         self.forget_progress()
 
     def forget_progress(self):
@@ -139,6 +142,7 @@ class FitState:
         new.validation_scores = (None if self.validation_scores is None
                                  else list(self.validation_scores))
         new.fit_time = dict(self.fit_time)
+        new.stream = copy.deepcopy(self.stream)
         best = self.best_weights()
         new.best = None if best is None else tuple([t.clone() for t in ts] for ts in best)
         return new
@@ -162,6 +166,7 @@ class FitState:
             "n_iter": self.n_iter, "t": self.t, "fit_time": self.fit_time,
             "best": None if best is None else tuple([t.cpu() for t in ts] for ts in best),
             "phase_best": self.phase_best, "last_monitored": self.last_monitored,
+            "stream": self.stream,
         }
 
     @classmethod
@@ -173,6 +178,7 @@ class FitState:
         state.network = network
         state.trainer = Trainer.from_state_dict(network, data.pop("trainer"))
         data.pop("network")
+        data.setdefault("stream", None)  # saved before streams kept rows
         if not isinstance(data["schedule"], GrowthSchedule):
             raise TypeError("the growth schedule is not a GrowthSchedule")
         state.__dict__.update(data)

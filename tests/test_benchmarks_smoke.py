@@ -233,6 +233,17 @@ def test_gpu_check_without_cuda_says_so_and_writes_nothing(monkeypatch, tmp_path
     assert not any(tmp_path.iterdir())
 
 
+def test_streaming_quick_writes_every_row(monkeypatch, tmp_path):
+    run_quick(monkeypatch, tmp_path, "streaming.py")
+    report = (tmp_path / "streaming_quick.md").read_text()
+    assert "QUICK run" in report and "partial_fit calls per model" in report
+    for model in ("skfold (defaults)", "skfold, units_per_growth=3",
+                  "skfold, early_stopping=True", 'skfold, growth_schedule="none"',
+                  "MLPClassifier(100)", "MLPClassifier at skfold's grown width"):
+        assert f"| {model}" in report
+    assert "Goal (within 1 point" in report and "nan" not in report.lower()
+
+
 def test_fold_vs_random_quick_gives_a_paired_verdict_per_table(monkeypatch, tmp_path):
     run_quick(monkeypatch, tmp_path, "fold_vs_random.py")
     report = (tmp_path / "fold_vs_random_quick.md").read_text()

@@ -21,13 +21,14 @@ LAYERS = [
     ["skfold._base"],
     ["skfold._validation", "skfold.explain", "skfold.explain_pipeline", "skfold._docs"],
     ["skfold.fit_loop", "skfold.fit_warnings"],
+    ["skfold.stream"],
     ["skfold.fit_setup", "skfold.divergence"],
     ["skfold.growth", "skfold.fit_state", "skfold.history", "skfold.selection"],
     ["skfold.folding.*"],
     ["skfold.training", "skfold.lbfgs", "skfold.objective", "skfold.numpy_objective",
      "skfold.optimizers", "skfold.network", "skfold.linear_seed"],
     ["skfold.tasks", "skfold.schedule", "skfold._threads", "skfold._device", "skfold.datasets",
-     "skfold.sparse_rows", "skfold.unit_table"],
+     "skfold.sparse_rows", "skfold.unit_table", "skfold.reservoir"],
 ]
 
 

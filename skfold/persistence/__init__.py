@@ -18,8 +18,9 @@ dtype, shape and byte range, and holds the estimator's parameters and fitted att
 - the metadata: the class (only :class:`~skfold.FoldGrowClassifier` and
   :class:`~skfold.FoldGrowRegressor`), the parameters (scikit-learn's constraints), every
   fitted attribute against the others (``classes_`` sorted, distinct, one per output), the
-  growth schedule, the random generators' states, and every ``growth_history_`` record's
-  fields and types.
+  growth schedule, the random generators' states, every ``growth_history_`` record's
+  fields and types, and a ``partial_fit`` stream's reservoirs (:mod:`.streams`: sizes within
+  their bounds, labels among the classes, positions within the stream).
 
 Any failure is a ``ValueError`` that says what is wrong; no code stored in a file ever runs,
 and no class or function is looked up by a name read from it.

@@ -14,7 +14,7 @@ from .._estimators import FoldGrowClassifier
 from ..optimizers import STATE_KEYS
 from ..schedule import ENDS_GROWTH, GrowthSchedule
 from ..training import Trainer
-from . import checks, codec, records
+from . import checks, codec, records, streams
 from .schema import ESTIMATORS, PLAIN_FIELDS, SOLVER_DTYPES, STATE_FIELDS, _layer_names, _rng
 
 
@@ -46,7 +46,8 @@ def declared_layout(metadata):
         best=None if best is None else checks.sizes(best, "best_hidden_layer_sizes"),
         solver=checks.one_of(state.get("solver"), "solver", SOLVER_DTYPES),
         linear=checks.boolean(state.get("linear_part"), "linear_part"),
-        n_folded=checks.integer(state.get("n_folded_rows"), "n_folded_rows"))
+        n_folded=checks.integer(state.get("n_folded_rows"), "n_folded_rows"),
+        stream=streams.declared(codec.decode(state.get("stream"))))
 
 
 def _layer_shapes(n_features, hidden, n_outputs):
@@ -72,6 +73,9 @@ def expected_tensors(metadata):
     expected["generator"] = ("U8", tuple(torch.Generator().get_state().shape))
     if layout.n_folded:
         expected["folded_rows"] = ("F64", (layout.n_folded, layout.n_features))
+    y_shape = ((lambda rows: (rows,)) if layout.cls is FoldGrowClassifier
+               else (lambda rows: (rows, layout.n_outputs)))
+    expected.update(streams.expected_tensors(layout.stream, layout.n_features, y_shape))
     return expected
 
 
@@ -163,8 +167,14 @@ def _check_optimizer_state(state):
             raise ValueError(f"optimizer.step.{i} must count whole steps")
 
 
+#: Schedule fields a file written before they existed lacks, and the value they start at.
+_NEWER_SCHEDULE_FIELDS = {"last_loss": float("inf"), "last_gain": 0.0, "phase_gain": 0.0}
+
+
 def _schedule(fields):
     names = [f.name for f in dataclasses.fields(GrowthSchedule)]
+    if isinstance(fields, dict):
+        fields = {**_NEWER_SCHEDULE_FIELDS, **fields}
     fields = checks.mapping(fields, "schedule", names)
     kinds = {"kind": lambda v, n: checks.one_of(v, n, {"plateau", "fixed", "none"}),
              "skip_reason": lambda v, n: checks.one_of(v, n, set(ENDS_GROWTH), optional=True)}
@@ -176,8 +186,10 @@ def _schedule(fields):
         kinds[name] = checks.integer
     for name in ("tol", "min_growth_gain", "required_gain"):
         kinds[name] = lambda v, n: checks.number(v, n, low=0)
-    for name in ("best_loss", "reference_loss", "best_at_last_growth"):
+    for name in ("best_loss", "reference_loss", "best_at_last_growth", "last_loss"):
         kinds[name] = lambda v, n: checks.number(v, n, infinite=True)
+    kinds["last_gain"] = checks.number
+    kinds["phase_gain"] = lambda v, n: checks.number(v, n, low=0)
     return GrowthSchedule(**{name: kinds[name](value, f"schedule.{name}")
                              for name, value in fields.items()})
 
@@ -208,6 +220,8 @@ def _plain(values):
 
 
 def _fit_state(est, layout, values, tensors):
+    if isinstance(values, dict):
+        values = {"stream": None, **values}  # written before streams kept rows
     values = checks.mapping(values, "state", STATE_FIELDS)
     linear = tensors.get("network.linear") if layout.linear else None
     if linear is not None:
@@ -219,6 +233,9 @@ def _fit_state(est, layout, values, tensors):
     state.trainer = _trainer(est, layout, values["trainer"], network, tensors)
     state.schedule = _schedule(values["schedule"])
     state.rng = _rng(values["rng"], "rng")
+    state.stream = streams.decode(values["stream"], tensors,
+                                  len(est.classes_) if layout.cls is FoldGrowClassifier
+                                  else None)
     state.solver = layout.solver
     state.hidden_units = checks.integer(values["hidden_units"], "hidden_units", low=1)
     rows = tensors.get("folded_rows")

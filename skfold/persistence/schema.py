@@ -16,7 +16,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .._estimators import FoldGrowClassifier, FoldGrowRegressor
-from . import checks, codec
+from . import codec, streams
+from .rngs import _rng, _rng_state  # noqa: F401 (loading reads _rng here)
 
 ESTIMATORS = {cls.__name__: cls for cls in (FoldGrowClassifier, FoldGrowRegressor)}
 SOLVER_DTYPES = {"lbfgs": "F64", "adam": "F32", "sgd": "F32"}
@@ -25,36 +26,13 @@ PLAIN_FIELDS = ("growth_open", "n_divergences", "loss_curve", "validation_scores
                 "best_validation_score", "best_loss", "n_iter", "t", "fit_time", "phase_best",
                 "last_monitored")
 STATE_FIELDS = ("hidden_layer_sizes", "best_hidden_layer_sizes", "linear_part", "solver",
-                "hidden_units",
+                "hidden_units", "stream",
                 "trainer", "schedule", "rng", "n_folded_rows", "history") + PLAIN_FIELDS
 
 
 def _layer_names(prefix, n_layers):
     return ([f"{prefix}.weight.{i}" for i in range(n_layers)]
             + [f"{prefix}.bias.{i}" for i in range(n_layers)])
-
-
-def _rng_state(rng):
-    _, keys, pos, has_gauss, cached = rng.get_state()
-    return {"keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached)}
-
-
-def _rng(data, name):
-    data = checks.mapping(data, name, ("keys", "pos", "has_gauss", "cached_gaussian"))
-    keys = data["keys"]
-    if not (isinstance(keys, list) and len(keys) == 624 and all(
-            isinstance(k, int) and not isinstance(k, bool) and 0 <= k < 2**32 for k in keys)):
-        raise ValueError(f"{name}.keys must be 624 integers in [0, 2**32)")
-    rng = np.random.RandomState()
-    try:
-        rng.set_state(("MT19937", np.array(keys, dtype=np.uint32),
-                       checks.integer(data["pos"], f"{name}.pos"),
-                       checks.integer(data["has_gauss"], f"{name}.has_gauss"),
-                       checks.number(data["cached_gaussian"], f"{name}.cached_gaussian")))
-    except (OverflowError, TypeError) as exc:
-        raise ValueError(f"{name} is not a valid random state: {exc}") from exc
-    return rng
 
 
 # --------------------------------------------------------------------------- writing
@@ -80,10 +58,12 @@ def encode(est):
     if state.folded_rows:
         rows = np.frombuffer(b"".join(sorted(state.folded_rows)), dtype=np.float64)
         tensors["folded_rows"] = torch.from_numpy(rows.reshape(-1, est.n_features_in_).copy())
-    return _metadata(est, state, best), tensors
+    stream, stream_tensors = streams.encode(state.stream)
+    tensors.update(stream_tensors)
+    return _metadata(est, state, best, stream), tensors
 
 
-def _metadata(est, state, best):
+def _metadata(est, state, best, stream):
     from .. import __version__
     params = est.get_params(deep=False)
     random_state = params.pop("random_state")
@@ -114,6 +94,7 @@ def _metadata(est, state, best):
                         "alpha": trainer.alpha, "batch_size": trainer.batch_size},
             "schedule": dataclasses.asdict(state.schedule), "rng": _rng_state(state.rng),
             "n_folded_rows": len(state.folded_rows), "history": state.history,
+            "stream": stream,
             **{name: getattr(state, name) for name in PLAIN_FIELDS},
         }),
     }

@@ -1,0 +1,269 @@
+"""A stream that grows (issue 25 item 1): partial_fit's growth decisions at one epoch per call,
+the reservoir of earlier rows its search reads, and held-out rows kept from the stream."""
+
+import copy
+import io
+import json
+import pickle
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+
+import skfold
+from skfold import FoldGrowClassifier, FoldGrowRegressor, growth
+from skfold.persistence import container, schema
+from skfold.reservoir import Reservoir
+
+
+def _task(seed=0):
+    """A stream that needs more than the 2-unit seed: 20 chunks of 300 rows, test rows apart."""
+    X, y = make_classification(n_samples=7000, n_features=8, n_informative=6, n_redundant=0,
+                               n_clusters_per_class=3, random_state=seed)
+    chunks = [(X[i:i + 300], y[i:i + 300]) for i in range(0, 6000, 300)]
+    return chunks, X[6000:], y[6000:]
+
+
+def _stream(est, chunks, passes=1):
+    for _ in range(passes):
+        for X, y in chunks:
+            est.partial_fit(X, y, classes=[0, 1])
+    return est
+
+
+def _streamer(**params):
+    return FoldGrowClassifier(max_hidden_units=12, learning_rate_init=0.01, random_state=0,
+                              **params)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_stream_grows_and_beats_the_same_stream_without_growth(seed):
+    chunks, X_test, y_test = _task(seed)
+    grown = _stream(_streamer(), chunks, passes=2)
+    fixed = _stream(_streamer(growth_schedule="none"), chunks, passes=2)
+    assert fixed.hidden_layer_sizes_ == (2,)
+    assert grown.hidden_layer_sizes_[0] > 2 and grown.n_growths_ >= 3
+    units = [e for e in grown.growth_history_ if e["unit"] is not None]
+    # made during partial_fit: one epoch per call, so a growth's epoch is a call's number
+    assert len(units) == grown.hidden_layer_sizes_[0] - 2
+    assert all(1 <= e["epoch"] <= grown.n_iter_ for e in units)
+    # a phase lasts until its returns diminish: two calls at least, so that the last unit
+    # acts before the next growth looks for a mistake to fold on
+    epochs = [e["epoch"] for e in units]
+    assert all(b - a >= 2 for a, b in zip(epochs, epochs[1:]))
+    assert grown.score(X_test, y_test) > fixed.score(X_test, y_test) + 0.03
+
+
+def test_growth_in_partial_fit_keeps_the_function_at_the_moment_of_growth(monkeypatch):
+    chunks, X_test, _ = _task()
+    changes, original = [], growth.grow_step
+
+    def checking_grow_step(call, *data, **kwargs):
+        net = call.state.network
+        X = torch.as_tensor(X_test, dtype=net.weights[0].dtype)
+        with torch.no_grad():
+            before = net(X).clone()
+        grew = original(call, *data, **kwargs)
+        with torch.no_grad():
+            after = call.state.network(X)
+        if grew:
+            changes.append(float((after - before).abs().max()))
+        return grew
+
+    monkeypatch.setattr(growth, "grow_step", checking_grow_step)
+    est = _stream(_streamer(), chunks)
+    assert len(changes) >= 3 and est.hidden_layer_sizes_[0] > 2
+    assert max(changes) < 1e-5
+
+
+def test_a_stream_is_deterministic_given_random_state():
+    chunks, X_test, _ = _task()
+    a, b = (_stream(_streamer(), chunks) for _ in range(2))
+    assert a.hidden_layer_sizes_ == b.hidden_layer_sizes_
+    for wa, wb in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(wa, wb)
+    assert [e["instance_index"] for e in a.growth_history_] == [
+        e["instance_index"] for e in b.growth_history_]
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_a_stream_copied_mid_way_continues_identically(how):
+    chunks, X_test, _ = _task()
+    est = _stream(_streamer(), chunks[:8])
+    twin = (pickle.loads(pickle.dumps(est)) if how == "pickle" else copy.deepcopy(est))
+    _stream(est, chunks[8:])
+    _stream(twin, chunks[8:])
+    assert est.hidden_layer_sizes_ == twin.hidden_layer_sizes_ and est.n_growths_ >= 3
+    np.testing.assert_array_equal(est.predict_proba(X_test), twin.predict_proba(X_test))
+    timeless = [[{k: v for k, v in e.items() if k != "search_seconds"}
+                 for e in m.growth_history_] for m in (est, twin)]
+    assert timeless[0] == timeless[1]
+    # a clone is the parameters alone: streamed from the start it is the same model
+    fresh = _stream(clone(est), chunks)
+    np.testing.assert_array_equal(est.predict_proba(X_test), fresh.predict_proba(X_test))
+
+
+def test_instance_index_in_a_stream_is_the_rows_place_in_the_stream():
+    chunks, _, _ = _task()
+    est = _stream(_streamer(), chunks)
+    X_all = np.concatenate([X for X, _ in chunks])
+    y_all = np.concatenate([y for _, y in chunks])
+    units = [e for e in est.growth_history_ if e["unit"] is not None]
+    assert units
+    for e in units:
+        np.testing.assert_allclose(X_all[e["instance_index"]], e["x_t"], rtol=1e-6)
+        assert y_all[e["instance_index"]] == e["true"]
+    # some typical instances come from the reservoir of earlier chunks, not the call's own
+    calls_start = {e["epoch"]: 300 * (e["epoch"] - 1) for e in units}
+    assert any(e["instance_index"] < calls_start[e["epoch"]] for e in units)
+
+
+def test_the_search_reservoir_stays_within_search_subsample():
+    chunks, _, _ = _task()
+    est = _streamer(search_subsample=500)
+    for i, (X, y) in enumerate(chunks):
+        est.partial_fit(X, y, classes=[0, 1])
+        assert len(est._state.stream.search) == min(500, 300 * (i + 1))
+    est.set_params(search_subsample=100)  # lowered between calls: the sample shrinks
+    est.partial_fit(*chunks[0])
+    assert len(est._state.stream.search) == 100
+
+
+@settings(deadline=None, max_examples=40)
+@given(capacity=st.integers(1, 30),
+       chunks=st.lists(st.integers(0, 40), min_size=1, max_size=12),
+       seed=st.integers(0, 2**31 - 1))
+def test_a_reservoir_holds_at_most_its_capacity_of_distinct_offered_rows(capacity, chunks,
+                                                                          seed):
+    reservoir = Reservoir(capacity, seed)
+    offered = 0
+    for size in chunks:
+        rows = np.arange(offered, offered + size)
+        reservoir.add(rows.astype(float)[:, None], rows)
+        offered += size
+        held = reservoir.columns[1]
+        assert len(reservoir) == min(capacity, offered) == len(held)
+        assert len(set(held.tolist())) == len(held) and (held < offered).all()
+        np.testing.assert_array_equal(reservoir.columns[0][:, 0], held)
+    assert reservoir.n_seen == offered
+
+
+def test_a_reservoir_is_a_uniform_sample_of_the_stream():
+    """Each of 60 rows, offered in chunks of uneven sizes, ends in a 10-row reservoir with
+    probability 1/6: a chi-square test over 3000 streams (fails at p < 1e-4)."""
+    sizes = [7, 1, 13, 2, 20, 5, 12]
+    counts = np.zeros(sum(sizes))
+    for seed in range(3000):
+        reservoir, start = Reservoir(10, seed), 0
+        for size in sizes:
+            reservoir.add(np.arange(start, start + size))
+            start += size
+        counts[reservoir.columns[0]] += 1
+    expected = np.full_like(counts, 3000 * 10 / len(counts))
+    assert counts.sum() == 3000 * 10
+    assert scipy.stats.chisquare(counts, expected).pvalue > 1e-4
+
+
+def test_early_stopping_in_partial_fit_holds_rows_out_of_the_stream():
+    chunks, X_test, y_test = _task()
+    est = _stream(_streamer(early_stopping=True, validation_fraction=0.2), chunks)
+    n_rows = sum(len(y) for _, y in chunks)
+    assert len(est.validation_scores_) == est.n_iter_ == len(chunks)
+    # a fifth of the rows were held out: not trained on
+    assert 0.75 * n_rows < est.t_ < 0.85 * n_rows
+    held = len(est._state.stream.validation)
+    assert held == min(est.search_subsample, n_rows - est.t_)
+    assert est.hidden_layer_sizes_[0] > 2
+    # the default keeps today's semantics: every row trains, no validation scores
+    plain = _stream(_streamer(), chunks)
+    assert plain.validation_scores_ is None and plain.t_ == n_rows
+
+
+def test_a_regressor_stream_grows_too():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, size=(4000, 2))
+    y = np.sin(X[:, 0]) * np.cos(X[:, 1])
+    est = FoldGrowRegressor(max_hidden_units=10, learning_rate_init=0.01, random_state=0)
+    for i in range(0, 4000, 250):
+        est.partial_fit(X[i:i + 250], y[i:i + 250])
+    assert est.hidden_layer_sizes_[0] > 2
+    units = [e for e in est.growth_history_ if e["unit"] is not None]
+    for e in units:
+        np.testing.assert_allclose(X[e["instance_index"]], e["x_t"], rtol=1e-6)
+
+
+def _saved_and_loaded(est):
+    buffer = io.BytesIO()
+    skfold.save(est, buffer)
+    buffer.seek(0)
+    return skfold.load(buffer)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_model_file_saved_mid_stream_continues_identically(early_stopping):
+    chunks, X_test, _ = _task()
+    est = _stream(_streamer(early_stopping=early_stopping), chunks[:8])
+    loaded = _saved_and_loaded(est)
+    for model in (est, loaded):
+        _stream(model, chunks[8:])
+    assert est.n_growths_ >= 3
+    np.testing.assert_array_equal(est.predict_proba(X_test), loaded.predict_proba(X_test))
+    assert [e["instance_index"] for e in est.growth_history_] == [
+        e["instance_index"] for e in loaded.growth_history_]
+    if early_stopping:
+        assert est.validation_scores_ == loaded.validation_scores_
+
+
+def test_a_model_file_with_a_stream_out_of_bounds_is_refused():
+    chunks, _, _ = _task()
+    est = _stream(_streamer(search_subsample=500), chunks[:3])
+    metadata, tensors = schema.encode(est)
+    metadata = json.loads(json.dumps(metadata))
+    metadata["state"]["stream"]["search"]["capacity"] = 100  # holds 500 rows
+    raw = io.BytesIO()
+    container.write(raw, metadata, tensors)
+    with pytest.raises(ValueError, match="stream.search"):
+        skfold.load(io.BytesIO(raw.getvalue()))
+    metadata["state"]["stream"]["search"]["capacity"] = 500
+    tensors["stream.search.position"] = tensors["stream.search.position"] + 1e6
+    raw = io.BytesIO()
+    container.write(raw, metadata, tensors)
+    with pytest.raises(ValueError, match="stream.search.position"):
+        skfold.load(io.BytesIO(raw.getvalue()))
+
+
+def test_a_model_file_written_before_streams_kept_rows_still_loads():
+    chunks, X_test, _ = _task()
+    est = _stream(_streamer(), chunks[:4])
+    metadata, tensors = schema.encode(est)
+    metadata = json.loads(json.dumps(metadata))
+    del metadata["state"]["stream"]
+    for name in ("last_loss", "last_gain", "phase_gain"):
+        del metadata["state"]["schedule"][name]
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("stream.")}
+    raw = io.BytesIO()
+    container.write(raw, metadata, tensors)
+    old = skfold.load(io.BytesIO(raw.getvalue()))
+    np.testing.assert_array_equal(old.predict_proba(X_test), est.predict_proba(X_test))
+    _stream(old, chunks[4:])  # streams on, its reservoirs starting empty
+    assert old.n_iter_ == len(chunks)
+
+
+def test_early_stopping_on_chunks_too_small_to_hold_out_a_share():
+    """Chunks of 3 rows hold out 0.3 rows on average: the first one holds out one, so that the
+    monitored loss is a held-out one from the first call; a one-row chunk is never held out."""
+    X, y = make_classification(200, n_features=5, random_state=0)
+    est = FoldGrowClassifier(early_stopping=True, random_state=0)
+    for i in range(0, 60, 3):
+        est.partial_fit(X[i:i + 3], y[i:i + 3], classes=[0, 1])
+    assert len(est.validation_scores_) == est.n_iter_ == 20
+    assert 60 - est.t_ == len(est._state.stream.validation) >= 1
+    single = FoldGrowClassifier(early_stopping=True, random_state=0)
+    for i in range(5):
+        single.partial_fit(X[i:i + 1], y[i:i + 1], classes=[0, 1])
+    assert single.t_ == 5 and single.validation_scores_ == []
