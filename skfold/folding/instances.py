@@ -196,11 +196,10 @@ def _squared_distances(H, members, center):
 def _count_distinct_rows(H, at_most):
     """``min(at_most, number of distinct rows of H)`` (rows equal as numbers: ``-0.0`` is
     ``0.0``); it stops at the ``at_most``-th distinct row, usually among the first few, and
-    copies a chunk of rows at a time (``np.unique`` sorts a copy of them all)."""
+    copies one row at a time (``np.unique`` sorts a copy of them all)."""
     seen = set()
-    for part in row_chunks(*H.shape):
-        for row in np.asarray(H[part], dtype=np.float64) + 0.0:
-            seen.add(row.tobytes())
-            if len(seen) >= at_most:
-                return at_most
+    for row in H:
+        seen.add((np.asarray(row, dtype=np.float64) + 0.0).tobytes())
+        if len(seen) >= at_most:
+            return at_most
     return len(seen)
