@@ -80,8 +80,12 @@ class InPlaceKMeans(KMeans):
 
     With ``copy_x=False`` it clusters the array it is given without copying it, which leaves
     that array changed by rounding (scikit-learn subtracts the column means and adds them
-    back): the caller refills it. Labels and centres are those of ``KMeans`` on a copy, bit for bit
-    (``tests/test_folding.py``).
+    back): the caller refills it. Labels and centres are those of ``KMeans`` on a copy, bit
+    for bit (``tests/test_folding.py``).
+
+    It overrides scikit-learn's private ``_check_params_vs_input`` and sets ``_tol`` (as of
+    scikit-learn 1.9). Should a later version move them, the override is not called, or it
+    lets scikit-learn compute the tolerance itself: the same clusters, with the temporary.
     """
 
     def _check_params_vs_input(self, X):
