@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 
 from . import folding
 from .folding.broaden import add_unit
+from .folding.search_rows import ScratchRows, as_numpy, row_chunks
 from .history import close_history, empty_event, settle_last_growth
 from .network import activated_segment, snapshot
 from .schedule import CANNOT_PAY
@@ -72,7 +74,7 @@ def broaden_layer(network, layer, X, y, sample_weight, *, settings, n_units, rng
         ``(old_param, new_param, slices)`` for carrying optimizer state.
     """
     search = _search(network, layer, X, y, sample_weight, settings, rng)
-    folded = _already_folded(search.X, folded_rows)
+    folded = search.already_folded(folded_rows)
     candidates = folding.candidate_rows(search.signals.mispredicted, folded)
     if (not candidates.any() and settings.margin_fraction > 0
             and search.signals.margins is not None):
@@ -82,14 +84,15 @@ def broaden_layer(network, layer, X, y, sample_weight, *, settings, n_units, rng
         return [{**empty_event(layer, None, settings.init), "skipped": CANNOT_PAY}], []
     picks = folding.typical_instances(  # the rows already folded are out
         search.H, search.signals.losses, candidates, n_units,
-        method=settings.instance_selection, n_clusters=settings.n_clusters, rng=rng)
+        method=settings.instance_selection, n_clusters=settings.n_clusters, rng=rng,
+        restore=search.restore)
     if picks[0][0] is None:
         return [{**empty_event(layer, None, settings.init), **picks[0][1]}], []
     # fewer candidates than units: go round them again (the repeated fold adds nothing, and
     # the unit takes the loss-gradient hyperplane instead)
     picks = (picks * n_units)[:n_units]
     for pos, _ in picks:
-        folded_rows.add(_row_key(search.X[pos]))
+        folded_rows.add(_row_key(search.x_row(pos)))
     if settings.init == "gradmax":
         return _gradmax_units(network, layer, search, picks)
     if settings.init == "random":
@@ -101,23 +104,51 @@ class _Search(NamedTuple):
     """The search rows of a growth: their caller's indices, inputs, targets and signals."""
 
     rows: np.ndarray
-    X: np.ndarray  #: the rows' inputs, float64
+    inputs: Callable  #: ``inputs(part)``: the inputs of the search rows in the slice ``part``
+    n_inputs: int  #: the inputs' width (``X``'s features)
     y: torch.Tensor
     signals: folding.SearchSignals
-    H: np.ndarray  #: ``signals.H`` in float64
+    H: np.ndarray  #: the rows' ``h_layer`` in float64 (``signals.H`` is dropped for layer 0)
+    restore: Callable  #: refills ``H`` exactly, after a step used it as scratch space
     task: object
+
+    def x_row(self, pos):
+        """The input of search row ``pos``, float64."""
+        return np.asarray(as_numpy(self.inputs(slice(pos, pos + 1))), dtype=np.float64)[0]
+
+    def already_folded(self, folded_rows):
+        """:func:`_already_folded` on the rows' inputs, densified a chunk at a time."""
+        if not folded_rows:
+            return np.zeros(len(self.rows), dtype=bool)
+        return np.concatenate([
+            _already_folded(as_numpy(self.inputs(part)), folded_rows)
+            for part in row_chunks(len(self.rows), self.n_inputs)])
 
 
 def _search(network, layer, X, y, sample_weight, settings, rng):
     """The growth's search subsample and what the network says on it, in one forward pass (a
     unit joins with zero outgoing weights: the losses, H and delta stay as they are, so one
-    search serves every unit of the growth)."""
+    search serves every unit of the growth).
+
+    The search holds its rows once, as ``H`` in float64 (the input of layer 0 is ``x``): the
+    rows densified for the forward pass (sparse ``X``) are let go before ``H`` is filled from
+    ``X`` again a chunk at a time, and the inputs are densified again where a step needs them.
+    """
     rows = folding.search_subsample(X.shape[0], settings.search_subsample, rng)
     rows_t = torch.as_tensor(rows, device=X.device)
-    Xs, ys, ws = X[rows_t], y[rows_t], sample_weight[rows_t]
-    signals = folding.search_signals(network, layer, Xs, ys, ws, settings.task)
-    return _Search(rows, Xs.double().cpu().numpy(), ys, signals,
-                   signals.H.double().cpu().numpy(), settings.task)
+    ys, ws = y[rows_t], sample_weight[rows_t]
+    signals = folding.search_signals(network, layer, X[rows_t], ys, ws, settings.task)
+    shape = (len(rows), signals.H.shape[1])
+
+    def inputs(part):
+        return X[rows_t[part]]
+
+    if layer == 0:  # H is the rows' inputs
+        signals, source = signals._replace(H=None), inputs
+    else:
+        source = signals.H.__getitem__
+    H = ScratchRows(source, shape)
+    return _Search(rows, inputs, X.shape[1], ys, signals, H.array, H.restore, settings.task)
 
 
 def _instance_record(layer, unit, init, search, pos, info):
@@ -126,7 +157,7 @@ def _instance_record(layer, unit, init, search, pos, info):
     predicted, true = search.task.recorded(search.signals.predicted[pos],
                                            search.task.target_of_row(search.y, pos))
     return {**empty_event(layer, unit, init), "instance_index": int(search.rows[pos]),
-            "x_t": search.X[pos].tolist(), "h_t": h_t.tolist() if layer > 0 else None,
+            "x_t": search.x_row(pos).tolist(), "h_t": h_t.tolist() if layer > 0 else None,
             "predicted": predicted, "true": true,
             "instance_loss": float(search.signals.losses[pos]), **info}
 
@@ -134,8 +165,10 @@ def _instance_record(layer, unit, init, search, pos, info):
 def _gradmax_units(network, layer, search, picks):
     """GradMax's units: as many as the back-propagated gradient has directions (its rank:
     one for a binary classifier or a one-output regressor), the rest recorded as skipped."""
-    outgoing = folding.gradmax_outgoing(network, layer, search.signals.H,
-                                        search.signals.delta, len(picks))
+    delta = search.signals.delta
+    outgoing = folding.gradmax_outgoing(network, layer,
+                                        torch.from_numpy(search.H).to(delta.device), delta,
+                                        len(picks))
     k = outgoing.shape[1]
     first, n_in = network.hidden_sizes[layer], network.weights[layer].shape[1]
     replaced = (network.widen(layer, torch.zeros(k, n_in), torch.zeros(k), outgoing)
@@ -164,7 +197,7 @@ def _fold_units(network, layer, search, picks, settings, generator):
     for pos, info in picks:
         unit = network.hidden_sizes[layer]
         target = search.task.target_of_row(search.y, pos)
-        h_t = search.H[pos]
+        h_t = search.H[pos].copy()  # not a view: the ascent uses search.H as scratch space
         offsets = search.signals.offsets
         offset = None if offsets is None or layer == 0 else offsets[pos:pos + 1]
         segment = activated_segment(network, h_t, layer, offset)
@@ -172,7 +205,7 @@ def _fold_units(network, layer, search, picks, settings, generator):
                                          method=settings.fold_point, nonnegative=layer > 0)
         h_f, fallback, added = folding.hidden_layer_broaden(
             network, layer, h_t, fold, target, search.signals, search.H, settings=settings,
-            generator=generator, offset=offset)
+            generator=generator, offset=offset, restore=search.restore)
         replaced += added
         events.append({
             **_instance_record(layer, unit, settings.init, search, pos, info),

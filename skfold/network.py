@@ -229,13 +229,15 @@ def activated_segment(network: GrowableMLP, h: np.ndarray, layer: int = 0,
     """
     h = np.asarray(h, dtype=np.float64).ravel()
     d = h.shape[0]
-    A, a = np.eye(d), np.zeros(d)
+    # A = None stands for the identity: a d x d matrix would be 763 MiB at d = 10,000, and
+    # w @ I is w + 0.0 (BLAS adds the zero products, which turns a -0.0 weight into +0.0)
+    A, a = None, np.zeros(d)
     value = h
     P_rows, p_rows, sign_rows = [], [], []
     ws = [w.detach().cpu().double().numpy() for w in network.weights]
     bs = [b.detach().cpu().double().numpy() for b in network.biases]
     for w, b in zip(ws[layer:-1], bs[layer:-1]):
-        P, p = w @ A, w @ a + b
+        P, p = (w + 0.0) if A is None else w @ A, w @ a + b
         z = w @ value + b
         active = z > 0
         P_rows.append(P)
@@ -243,7 +245,7 @@ def activated_segment(network: GrowableMLP, h: np.ndarray, layer: int = 0,
         sign_rows.append(np.where(active, 1.0, -1.0))
         A, a = P * active[:, None], p * active
         value = np.maximum(z, 0.0)
-    A_out, a_out = ws[-1] @ A, ws[-1] @ a + bs[-1]
+    A_out, a_out = (ws[-1] + 0.0) if A is None else ws[-1] @ A, ws[-1] @ a + bs[-1]
     if network.linear is not None and layer == 0:
         A_out = A_out + network.linear.detach().cpu().double().numpy()
     elif network.linear is not None:

@@ -22,6 +22,7 @@ from skfold.folding import GrowthSettings
 from skfold.folding import fold_point as fold_point_module
 from skfold.folding import incoming as incoming_module
 from skfold.folding import instances as instances_module
+from skfold.folding.search_rows import InPlaceKMeans, ScratchRows, tolerance_by_columns
 from skfold.growth import _already_folded, _row_key, broaden_layer, lies_behind_instance
 from skfold.network import GrowableMLP, activated_segment, relu
 from skfold.schedule import CANNOT_PAY
@@ -1089,3 +1090,74 @@ def test_a_nearly_linear_fold_unit_gets_a_fresh_units_norm(seed, d, offset, r, r
     if not refine:  # the direction is x_t - x_f: which rows are active is known beforehand
         assert nearly_linear == (r > folding.FRESH_UNIT_NORM
                                  and np.mean(H[:, 0] > -offset) > folding.NEARLY_LINEAR_SHARE)
+
+
+# --------------------------------------------------------------------------- search rows held once
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (120, 2), (300, 1), (600, 2500), (2000, 1049)])
+def test_in_place_kmeans_clusters_as_kmeans_on_a_copy(shape):
+    """The growth's k-means on its one float64 array (no copy, no np.var temporary) gives
+    scikit-learn's clusters bit for bit, and the array is refilled exactly."""
+    from sklearn.cluster import KMeans
+    from sklearn.cluster._kmeans import _tolerance
+    rng = np.random.RandomState(shape[0])
+    source = (rng.exponential(size=shape) * (rng.rand(*shape) < 0.3)).astype(np.float32)
+    weights = rng.exponential(size=shape[0])
+    k = min(5, shape[0])
+    H = ScratchRows(lambda rows: source[rows], shape)
+    expected = KMeans(n_clusters=k, n_init=1, random_state=3).fit(
+        source.astype(np.float64), sample_weight=weights)
+    assert tolerance_by_columns(H.array, 1e-4) == _tolerance(H.array, 1e-4)
+    got = InPlaceKMeans(n_clusters=k, n_init=1, random_state=3, copy_x=False).fit(
+        H.array, sample_weight=weights)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
+    assert got.n_iter_ == expected.n_iter_
+    H.restore()
+    np.testing.assert_array_equal(H.array, source.astype(np.float64))
+
+
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**16), n=st.integers(2, 400), d=st.sampled_from([1, 2, 5, 3000]),
+       n_next=st.integers(1, 3))
+def test_search_steps_on_scratch_rows_compute_what_they_computed_on_copies(seed, n, d, n_next):
+    """k-means picks and the fold init's ascent give the same result whether they copy the
+    search rows or use the growth's float64 array as scratch space, which they leave as
+    they found it."""
+    rng = np.random.RandomState(seed)
+    source = rng.normal(size=(n, d)).astype(np.float32)
+    H = ScratchRows(lambda rows: source[rows], (n, d))
+    losses, mispredicted = rng.exponential(size=n), rng.rand(n) < 0.5
+    mispredicted[0] = True
+    copied = folding.typical_instances(source.astype(np.float64), losses, mispredicted, 2,
+                                       rng=np.random.RandomState(seed))
+    in_place = folding.typical_instances(H.array, losses, mispredicted, 2,
+                                         rng=np.random.RandomState(seed), restore=H.restore)
+    assert in_place == copied
+    h_t, h_f = H.array[0].copy(), H.array[0] - rng.normal(size=d)
+    delta = torch.as_tensor(rng.normal(size=(n, n_next)).astype(np.float32))
+    expected = folding.fold_incoming(h_t, h_f, r=1.3, H=torch.as_tensor(source), delta=delta,
+                                     generator=torch.Generator().manual_seed(seed))
+    got = folding.fold_incoming(h_t, h_f, r=1.3, H=H.array, delta=delta, restore=H.restore,
+                                generator=torch.Generator().manual_seed(seed))
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert got[1] == expected[1]
+    np.testing.assert_array_equal(H.array, source.astype(np.float64))
+
+
+@pytest.mark.parametrize("d", [1, 3, 5000])
+def test_cone_candidates_computed_in_place_are_the_formulas(d):
+    """The candidates, computed a chunk of rows at a time in place, are the formula's bits."""
+    rng = np.random.RandomState(d)
+    u0 = rng.normal(size=d)
+    u0 /= np.linalg.norm(u0)
+    r, cos_max = 1.7, float(np.cos(np.deg2rad(folding.FOLD_CONE_DEGREES)))
+    gen = torch.Generator().manual_seed(d)
+    raw = torch.randn(incoming_module.FOLD_CANDIDATES, d, generator=gen,
+                      dtype=torch.float64).numpy()
+    cos = cos_max + (1 - cos_max) * torch.rand(incoming_module.FOLD_CANDIDATES, 1,
+                                               generator=gen, dtype=torch.float64).numpy()
+    perp = raw - (raw @ u0)[:, None] * u0
+    perp /= np.maximum(np.linalg.norm(perp, axis=1, keepdims=True), 1e-300)
+    expected = r * np.vstack([u0[None], cos * u0 + np.sqrt(1 - cos**2) * perp])
+    got = incoming_module._cone_candidates(u0, r, cos_max, torch.Generator().manual_seed(d))
+    np.testing.assert_array_equal(got, expected)

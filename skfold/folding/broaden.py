@@ -32,7 +32,7 @@ _EPS = 1e-9
 
 
 def hidden_layer_broaden(network, layer, h_t, fold, target, signals, H_np, *, settings,
-                         generator, offset=None):
+                         generator, offset=None, restore=None):
     """Add one unit to hidden layer ``layer`` that folds at the fold point (the slides'
     algorithm 3); the network's function is unchanged.
 
@@ -47,14 +47,17 @@ def hidden_layer_broaden(network, layer, h_t, fold, target, signals, H_np, *, se
     target : int or ndarray
         ``x_t``'s class index or target.
     signals : SearchSignals
-        The search rows' ``H`` and ``delta``, for the ``"fold"`` init's ascent.
+        The search rows' ``delta``, for the ``"fold"`` init's ascent.
     H_np : ndarray
-        ``signals.H`` in float64 NumPy.
+        The search rows' ``H`` in float64 NumPy (``signals.H`` may be None).
     settings : GrowthSettings
     generator : torch.Generator
     offset : torch.Tensor, optional
         The network's linear part on ``x_t`` when ``layer > 0`` (see
         :meth:`~skfold.network.GrowableMLP.forward_from`).
+    restore : callable, optional
+        Refills ``H_np`` exactly; given, the ascent uses ``H_np`` as its scratch space (see
+        :func:`~skfold.folding.fold_incoming`). ``h_t`` must then not be a view of ``H_np``.
 
     Returns
     -------
@@ -70,8 +73,9 @@ def hidden_layer_broaden(network, layer, h_t, fold, target, signals, H_np, *, se
     if h_f is not None and np.linalg.norm(h_t - h_f) < 1e-9 * (1 + np.linalg.norm(h_t)):
         fallback = and_then(fallback, THROUGH_INSTANCE)
     elif h_f is not None:
-        v, c = fold_incoming(h_t, h_f, r=r, H=signals.H, delta=signals.delta,
-                             refine=settings.init == "fold", generator=generator)
+        v, c = fold_incoming(h_t, h_f, r=r, H=H_np, delta=signals.delta,
+                             refine=settings.init == "fold", generator=generator,
+                             restore=restore)
         if adds_nothing(v, c, H_np, network.weights[layer].detach().double().cpu().numpy(),
                         network.biases[layer].detach().double().cpu().numpy()):
             fallback, v = and_then(fallback, REDUNDANT_FOLD), None

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..network import relu
+from .search_rows import as_numpy, row_chunks
 
 #: Half-angle of the cone around ``x_t - x_f`` that the ``"fold"`` init's GradMax step keeps to.
 FOLD_CONE_DEGREES = 75.0
@@ -62,15 +63,45 @@ def _into_cone(v, u0, r, cos_max):
 
 def _cone_candidates(u0, r, cos_max, generator):
     """``r u0`` and :data:`FOLD_CANDIDATES` random vectors of length ``r`` in the cone
-    ``angle(v, u0) <= arccos(cos_max)``, one per row."""
+    ``angle(v, u0) <= arccos(cos_max)``, one per row.
+
+    ``r [u0; cos u0 + sqrt(1 - cos^2) perp]``, ``perp`` the draws' unit parts normal to ``u0``,
+    computed in place a chunk of rows at a time: two arrays of the candidates' size (the
+    draws and the result, 20 MiB each at 10,000 inputs), not six.
+    """
     d = u0.shape[0]
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
-    raw = torch.randn(FOLD_CANDIDATES, d, generator=gen, dtype=torch.float64).numpy()
+    perp = torch.randn(FOLD_CANDIDATES, d, generator=gen, dtype=torch.float64).numpy()
     cos = cos_max + (1 - cos_max) * torch.rand(FOLD_CANDIDATES, 1, generator=gen,
                                                dtype=torch.float64).numpy()
-    perp = raw - (raw @ u0)[:, None] * u0
-    perp /= np.maximum(np.linalg.norm(perp, axis=1, keepdims=True), 1e-300)
-    return r * np.vstack([u0[None], cos * u0 + np.sqrt(1 - cos**2) * perp])
+    along = perp @ u0
+    sin = np.sqrt(1 - cos**2)
+    dirs = np.empty((FOLD_CANDIDATES + 1, d))
+    np.multiply(r, u0, out=dirs[0])
+    for part in row_chunks(FOLD_CANDIDATES, d):
+        block = perp[part]
+        block -= along[part, None] * u0
+        block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-300)
+        block *= sin[part]
+        out = dirs[1:][part]
+        np.multiply(cos[part], u0, out=out)
+        out += block
+        out *= r
+    return dirs
+
+
+def _scaled_float32(a):
+    """``(a / max(|a|.max(), tiny)).astype(float32)``, a chunk of rows at a time."""
+    scale = max(_abs_max(a), _TINY)
+    out = np.empty(a.shape, dtype=np.float32)
+    for part in row_chunks(*a.shape):
+        np.divide(a[part], scale, out=out[part], casting="same_kind")  # in float64
+    return out
+
+
+def _abs_max(a):
+    """``np.abs(a).max()`` without the temporary ``np.abs(a)``."""
+    return max(float(a.max()), -float(a.min()))
 
 
 def _best_cone_candidate(u0, r, cos_max, D, delta, generator):
@@ -83,14 +114,17 @@ def _best_cone_candidate(u0, r, cos_max, D, delta, generator):
     dirs = _cone_candidates(u0, r, cos_max, generator)
     # Scored in float32: the pick only starts the float64 ascent. Scaling D or delta scales
     # every candidate's G alike: both are scaled to at most 1 first, so that float32 neither
-    # overflows nor underflows on extreme data.
-    D32, dirs32, delta32 = ((a / max(np.abs(a).max(), _TINY)).astype(np.float32)
-                            for a in (D, dirs, delta))
+    # overflows nor underflows on extreme data. D is scaled a chunk at a time, as scored.
+    dirs32, delta32 = _scaled_float32(dirs), _scaled_float32(delta)
+    scale = max(_abs_max(D), _TINY)
     grads = np.zeros((delta.shape[1], dirs.shape[0]), dtype=np.float32)
+    D32 = np.empty((min(CANDIDATE_CHUNK, D.shape[0]), D.shape[1]), dtype=np.float32)
     # In row chunks whose activations stay in cache; the ReLU is taken in place.
     for start in range(0, D.shape[0], CANDIDATE_CHUNK):
         rows = slice(start, start + CANDIDATE_CHUNK)
-        pre = D32[rows] @ dirs32.T
+        chunk = np.divide(D[rows], scale, out=D32[: min(CANDIDATE_CHUNK, D.shape[0] - start)],
+                          casting="same_kind")
+        pre = chunk @ dirs32.T
         grads += delta32[rows].T @ np.maximum(pre, 0.0, out=pre)  # (n_next, n_candidates)
     return dirs[int(np.argmax((grads.astype(np.float64) ** 2).sum(axis=0)))]
 
@@ -115,15 +149,18 @@ def _ascend(u0, r, D, delta, generator):
     return best_v
 
 
-def fold_incoming(h_t, h_f, *, r, H=None, delta=None, refine=True, generator=None):
+def fold_incoming(h_t, h_f, *, r, H=None, delta=None, refine=True, generator=None,
+                  restore=None):
     """Incoming weights ``v`` and bias ``c`` of a fold unit (hyperplane through ``h_f``).
 
     Starts at ``v = r (h_t - h_f)/||h_t - h_f||``; with ``refine`` (the ``"fold"`` init) it then
     maximises :func:`gradmax_objective` by projected gradient ascent on the sphere of radius ``r``
     inside a cone of half-angle :data:`FOLD_CONE_DEGREES` around that direction, keeping the best
     iterate. ``c = -v . h_f`` always, so ``v . h_f + c = 0`` and ``v . (h_t - h_f) > 0``.
-    The search rows ``H`` and ``delta`` (tensors, at most ``search_subsample`` rows) are
-    copied to NumPy: the ascent's many small operations are faster there.
+    The search rows ``H`` and ``delta`` (tensors or arrays, at most ``search_subsample`` rows)
+    are taken to NumPy in float64: the ascent's many small operations are faster there. With
+    ``restore`` (see :func:`~skfold.folding.typical_instances`) a float64 array ``H`` holds
+    ``H - h_f`` while the ascent runs, instead of a copy, and ``restore`` refills it after.
 
     A unit active on more than :data:`NEARLY_LINEAR_SHARE` of the search rows gets the norm
     :data:`FRESH_UNIT_NORM` when ``r`` is larger (the same hyperplane; the function is
@@ -136,9 +173,21 @@ def fold_incoming(h_t, h_f, *, r, H=None, delta=None, refine=True, generator=Non
     h_f = np.asarray(h_f, dtype=np.float64)
     u0 = (h_t - h_f) / np.linalg.norm(h_t - h_f)
     v = r * u0
-    D = None if H is None else H.double().cpu().numpy() - h_f
-    if refine and H is not None:
-        v = _ascend(u0, r, D, delta.double().cpu().numpy(), generator)
-    if D is not None and r > FRESH_UNIT_NORM and np.mean(D @ v > 0) > NEARLY_LINEAR_SHARE:
-        v = v * (FRESH_UNIT_NORM / np.linalg.norm(v))
+    try:
+        D = None if H is None else _minus(H, h_f, in_place=restore is not None)
+        if refine and H is not None:
+            v = _ascend(u0, r, D, np.asarray(as_numpy(delta), dtype=np.float64), generator)
+        if D is not None and r > FRESH_UNIT_NORM and np.mean(D @ v > 0) > NEARLY_LINEAR_SHARE:
+            v = v * (FRESH_UNIT_NORM / np.linalg.norm(v))
+    finally:
+        if restore is not None:
+            restore()
     return v, float(-(v @ h_f))
+
+
+def _minus(H, h_f, in_place):
+    """``H - h_f`` in float64; written into ``H`` itself when ``in_place`` and it can be."""
+    if (in_place and isinstance(H, np.ndarray) and H.dtype == np.float64
+            and H.flags.c_contiguous and H.flags.writeable):
+        return np.subtract(H, h_f, out=H)
+    return np.asarray(as_numpy(H), dtype=np.float64) - h_f

@@ -15,6 +15,7 @@ from sklearn.utils.random import sample_without_replacement
 
 from ..network import GrowableMLP, relu
 from .failures import numerical
+from .search_rows import InPlaceKMeans, row_chunks
 from ..schedule import NOTHING_MISPREDICTED
 
 
@@ -31,7 +32,7 @@ class SearchSignals(NamedTuple):
     losses: np.ndarray  #: per-sample weighted loss, float64
     mispredicted: np.ndarray  #: bool; every row for regression
     predicted: np.ndarray  #: predicted class (classification) or output (regression)
-    H: torch.Tensor  #: ``h_layer``, the input of the grown layer
+    H: torch.Tensor  #: ``h_layer``, the input of the grown layer (None once a growth drops it)
     delta: torch.Tensor  #: ``dL/dz`` of the layer after it (``L``: the weighted mean loss)
     margins: np.ndarray | None = None  #: the right answer's margin (classification)
     offsets: torch.Tensor | None = None  #: the network's linear part on the rows, if it has one
@@ -93,9 +94,13 @@ def find_typical_mispredicted_instance(H, losses, mispredicted, *, method="kmean
 
 
 def typical_instances(H, losses, mispredicted, n, *, method="kmeans", n_clusters=8,
-                      excluded=None, rng=None):
+                      excluded=None, rng=None, restore=None):
     """Up to ``n`` distinct typical mis-predicted instances, best first, as ``(index, info)``
     pairs (see :func:`find_typical_mispredicted_instance`, whose pick is the first).
+
+    ``restore``: a function that refills ``H`` (a C-contiguous float64 array) with its values
+    exactly (:meth:`~skfold.folding.search_rows.ScratchRows.restore`). Given, the k-means
+    clusters ``H`` in place instead of a copy of it (the same clusters), and calls it after.
 
     ``"kmeans"`` takes the member nearest the centre of each cluster in order of the clusters'
     mean loss, so that several units added in one growth fold on different regions; when
@@ -118,27 +123,39 @@ def typical_instances(H, losses, mispredicted, n, *, method="kmeans", n_clusters
         return [(int(i), {}) for i in rng.choice(idx, size=min(n, idx.size), replace=False)]
     if method != "kmeans":
         raise ValueError(f"unknown instance_selection {method!r}")
-    return _kmeans_picks(H, losses, candidates, n, n_clusters, rng)
+    return _kmeans_picks(H, losses, candidates, n, n_clusters, rng, restore)
 
 
-def _kmeans_picks(H, losses, candidates, n, n_clusters, rng):
+def _kmeans(H, weights, k, seed, restore):
+    """Labels and centres of the loss-weighted k-means; in place when ``restore`` is given."""
+    if restore is None:
+        km = KMeans(n_clusters=k, n_init=1, random_state=seed)
+    else:
+        km = InPlaceKMeans(n_clusters=k, n_init=1, random_state=seed, copy_x=False)
+    try:
+        with numerical("the loss-weighted k-means"):
+            km.fit(H, sample_weight=weights)
+    finally:
+        if restore is not None:
+            restore()
+    return km.labels_, km.cluster_centers_
+
+
+def _kmeans_picks(H, losses, candidates, n, n_clusters, rng, restore=None):
     """:func:`typical_instances` for ``method="kmeans"``."""
     k = int(max(1, min(n_clusters, _count_distinct_rows(H, at_most=n_clusters))))
     weights = np.asarray(losses, dtype=np.float64)
     # Zero-loss rows still belong to a cluster; a tiny floor keeps KMeans' weighted
     # k-means++ seeding well defined when few rows carry any loss.
     weights = weights + max(weights.max(), 1.0) * 1e-9
-    km = KMeans(n_clusters=k, n_init=1, random_state=rng.randint(2**31 - 1))
-    with numerical("the loss-weighted k-means"):
-        labels = km.fit(H, sample_weight=weights).labels_
-    centers = km.cluster_centers_
+    labels, centers = _kmeans(H, weights, k, rng.randint(2**31 - 1), restore)
     mean_loss = np.array([losses[labels == c].mean() if (labels == c).any() else -np.inf
                           for c in range(k)])
     queues = []  # per cluster with candidates, worst first: its candidates, nearest first
     for rank, c in enumerate(np.argsort(-mean_loss, kind="stable")):
         members = np.flatnonzero((labels == c) & candidates)
         if members.size:
-            dist = ((H[members] - centers[c]) ** 2).sum(axis=1)
+            dist = _squared_distances(H, members, centers[c])
             info = {"cluster_size": int((labels == c).sum()),
                     "cluster_mean_loss": float(mean_loss[c]), "cluster_rank": rank,
                     "n_clusters_used": k}
@@ -169,10 +186,20 @@ def margin_rows(margins, fraction, excluded=None):
     return candidate_rows(candidates, excluded)
 
 
+def _squared_distances(H, members, center):
+    """``((H[members] - center) ** 2).sum(axis=1)``, a chunk of rows at a time (each row's sum
+    is the same in a chunk as in the whole)."""
+    return np.concatenate([((H[members[part]] - center) ** 2).sum(axis=1)
+                           for part in row_chunks(len(members), H.shape[1])])
+
+
 def _count_distinct_rows(H, at_most):
-    """``min(at_most, number of distinct rows of H)``; usually from the first few rows only
-    (``np.unique`` over a whole search subsample is costly)."""
-    head = np.unique(H[: 4 * at_most], axis=0).shape[0]
-    if head >= at_most:
-        return at_most
-    return min(at_most, np.unique(H, axis=0).shape[0])
+    """``min(at_most, number of distinct rows of H)`` (rows equal as numbers: ``-0.0`` is
+    ``0.0``); it stops at the ``at_most``-th distinct row, usually among the first few, and
+    copies one row at a time (``np.unique`` sorts a copy of them all)."""
+    seen = set()
+    for row in H:
+        seen.add((np.asarray(row, dtype=np.float64) + 0.0).tobytes())
+        if len(seen) >= at_most:
+            return at_most
+    return len(seen)
