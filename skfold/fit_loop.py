@@ -278,8 +278,10 @@ def end_epoch(call, loss, weights=None):
         call.progress.update(1)
 
 
+@torch.no_grad()
 def _outputs(network, X):
-    """``network(X)``; on sparse rows, chunk by chunk (each densified in turn)."""
+    """``network(X)`` for a validation score; on sparse rows, chunk by chunk (each densified
+    in turn). No autograd graph: it would keep every densified chunk alive until the end."""
     if isinstance(X, torch.Tensor):
         return network(X)
     chunk = chunk_for(X, EVAL_CHUNK)
