@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .network import GrowableMLP
 from .objective import EVAL_CHUNK
 from .sparse_rows import chunk_for
 
@@ -35,7 +34,7 @@ def beats_start(network, start, val, task, n_se=N_STANDARD_ERRORS):
     held-out rows ``val`` by more than ``n_se`` standard errors of the sample-weighted mean of
     the row-wise loss difference."""
     X, y, _, sw = val
-    simpler = GrowableMLP(*start, linear=network.linear)
+    simpler = network.rebuilt(*start)
     diff = row_losses(network, X, y, task) - row_losses(simpler, X, y, task)
     w = np.asarray(sw, dtype=np.float64) / np.sum(sw)
     mean = float(w @ diff)
