@@ -68,19 +68,24 @@ def new_trainer(est, network, solver, generator):
                    generator=generator)
 
 
-#: ``early_stopping="auto"`` holds rows out when at least this many would be held out.
+#: ``early_stopping="auto"`` holds rows out when at least this many would be held out...
 MIN_AUTO_VALIDATION_ROWS = 20
+#: ...and the fit has fewer rows than this: on more, held-out growth decisions ended growth
+#: early where there was little to over-fit (``benchmarks/results/real_data_findings.md``).
+MAX_AUTO_VALIDATION_SAMPLES = 10_000
 
 
 def validates(est, n_samples, incremental=False):
     """Whether a ``fit`` on ``n_samples`` rows holds out a validation set (``early_stopping``);
-    ``"auto"`` never does in ``partial_fit``, whose chunks are not the whole data, nor under
+    ``"auto"`` does from 20 held-out rows up to 10,000 rows in all, and never in
+    ``partial_fit``, whose chunks are not the whole data, nor under
     the ``"fixed"`` schedule, whose width is the user's (a held-out set would keep the best
     network, maybe a narrower one)."""
     if est.early_stopping == "auto":
         if incremental or est.growth_schedule == "fixed":
             return False
-        return n_samples * est.validation_fraction >= MIN_AUTO_VALIDATION_ROWS
+        return (n_samples * est.validation_fraction >= MIN_AUTO_VALIDATION_ROWS
+                and n_samples < MAX_AUTO_VALIDATION_SAMPLES)
     return bool(est.early_stopping)
 
 

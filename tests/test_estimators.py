@@ -680,6 +680,20 @@ def test_early_stopping_auto_holds_out_rows_once_twenty_would_be_held_out(Est):
     assert len(bigger_share.validation_scores_) == bigger_share.n_iter_
 
 
+@pytest.mark.parametrize("Est", [FoldGrowClassifier, FoldGrowRegressor])
+def test_early_stopping_auto_holds_nothing_out_from_ten_thousand_rows(Est):
+    X, y = make_moons(n_samples=10_000, noise=0.3, random_state=0)
+    target = y if Est is FoldGrowClassifier else X[:, 0] * X[:, 1]
+    large = Est(max_iter=3, random_state=0).fit(X, target)
+    assert large.validation_scores_ is None and large.best_loss_ is not None
+    assert large.linear_coef_ is None  # no held-out rows, no linear seed ("auto")
+    below = Est(max_iter=3, random_state=0).fit(X[:9_999], target[:9_999])
+    assert len(below.validation_scores_) == below.n_iter_
+    assert np.any(below.linear_coef_)
+    forced = Est(max_iter=3, early_stopping=True, random_state=0).fit(X, target)
+    assert len(forced.validation_scores_) == forced.n_iter_
+
+
 def test_early_stopping_auto_holds_nothing_out_in_partial_fit_or_a_fixed_schedule():
     X, y = make_moons(n_samples=400, noise=0.3, random_state=0)
     streamed = FoldGrowClassifier(random_state=0).partial_fit(X, y, classes=[0, 1])
