@@ -15,7 +15,9 @@ by how the first fit ended:
   "hasn't converged yet" (the same, with no growth to come), or none (the monitored loss had
   stopped falling: the network kept is the best seen).
 
-Two models: skfold's defaults, and the same without growth (``growth_schedule="none"``).
+Three models: skfold's defaults, the same with held-out rows on every table
+(``early_stopping=True``: the 20,000-row sets hold out 1,333), and the same without growth
+(``growth_schedule="none"``).
 ``--quick`` fits two small tables on 2 folds with budgets of 10 and 25; its numbers mean
 nothing.
 
@@ -24,6 +26,7 @@ nothing.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 
@@ -36,11 +39,15 @@ import _tables
 from _common import final_estimator, markdown_table, parse_args, report_header
 from _common import single_threaded, write_report
 from skfold import FoldGrowClassifier, FoldGrowRegressor
-from skfold.fit_warnings import NOT_CONVERGED, STILL_GROWING
+from skfold import fit_warnings
+from skfold.fit_warnings import ADVISED_HELD_OUT_ROWS, NOT_CONVERGED, STILL_GROWING
+
+advice_helps = fit_warnings.growth_advice_helps
 
 SEED = 0
 FACTOR = 4
-MODELS = {"defaults": {}, 'growth_schedule="none"': dict(growth_schedule="none")}
+MODELS = {"defaults": {}, "early_stopping=True": dict(early_stopping=True),
+          'growth_schedule="none"': dict(growth_schedule="none")}
 FULL = dict(tables=["Chile", "Pima", "OJ", "digits", "breast_cancer", "diabetes", "CASchools",
                     "College"],
             synthetic=["mid-size, 20 features, 3 classes",
@@ -85,10 +92,32 @@ def warning_now(record):
 
 
 def fit(make, max_iter, params, X, y):
+    """``(model, warning now, whether growth advice was weighed)``: the last is whether the
+    fit ended cut short while its monitored loss still fell and growth still paid, the case
+    that ``fit_warnings.growth_advice_helps`` decides (noted by wrapping it)."""
+    weighed = []
+
+    def noting(call):
+        weighed.append(True)
+        return advice_helps(call)
+
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        model = make(max_iter, params).fit(X, y)
-    return model, warning_now(record)
+        fit_warnings.growth_advice_helps = noting
+        try:
+            model = make(max_iter, params).fit(X, y)
+        finally:
+            fit_warnings.growth_advice_helps = advice_helps
+    return model, warning_now(record), bool(weighed)
+
+
+def held_out_group(est, n_rows):
+    """The fit's held-out rows: none, fewer than the advice's bound, or at least as many."""
+    if est.validation_scores_ is None:
+        return "none"
+    rows = math.ceil(est.validation_fraction * n_rows)
+    return (f"< {ADVISED_HELD_OUT_ROWS:,}" if rows < ADVISED_HELD_OUT_ROWS
+            else f"≥ {ADVISED_HELD_OUT_ROWS:,}")
 
 
 def run_table(name, cfg):
@@ -100,15 +129,16 @@ def run_table(name, cfg):
     for fold, (train, test) in enumerate(splitter.split(X, y)):
         for (model_name, params), budget in ((m, b) for m in MODELS.items()
                                             for b in cfg["budgets"]):
-            first, now = fit(make, budget, params, X.iloc[train], y[train])
+            first, now, weighed = fit(make, budget, params, X.iloc[train], y[train])
             est = final_estimator(first)
             cut_short = est.n_iter_ >= budget
             growing = est._state.schedule.can_grow(est._state.network.hidden_sizes)
-            more, _ = fit(make, FACTOR * budget, params, X.iloc[train], y[train])
+            more, _, _ = fit(make, FACTOR * budget, params, X.iloc[train], y[train])
             score = 100 * first.score(X.iloc[test], y[test])
             records.append(dict(
                 table=name, model=model_name, fold=fold, budget=budget, cut_short=cut_short,
-                old_advice=cut_short and growing, now=now, score=score,
+                old_advice=cut_short and growing, now=now, weighed=weighed,
+                held_out=held_out_group(est, len(train)), score=score,
                 delta=100 * more.score(X.iloc[test], y[test]) - score,
                 wider=sum(final_estimator(more).hidden_layer_sizes_)
                 - sum(est.hidden_layer_sizes_)))
@@ -135,6 +165,9 @@ def by_signal(frame):
         ("… now: hasn't converged yet (still falling, no growth)", short[short.now == NOT_YET]),
         ("… now silent (monitored loss had stopped falling)", short[short.now == SILENT]),
         ("… old advice, now silent", short[short.old_advice & (short.now == SILENT)]),
+        *[(f"… still falling, growth pays, held-out rows: {held}",
+           short[short.weighed & (short.held_out == held)])
+          for held in ("none", f"< {ADVISED_HELD_OUT_ROWS:,}", f"≥ {ADVISED_HELD_OUT_ROWS:,}")],
     ]
     return [[label, *delta_cells(group)] for label, group in groups]
 
@@ -163,8 +196,12 @@ PROTOCOL = (
     "possible then (before issue 25: \"Growth was still under way ...: raise max_iter\"), and "
     "which warning it gives now: *raise max_iter* (the monitored loss — held out when rows are "
     "held out — fell by more than `tol` within the last `n_iter_no_change` epochs, and growth "
-    "still paid), *hasn't converged yet* (the same, nothing left to grow) or none (the "
-    "monitored loss had stopped falling; the network kept is the best seen).\n")
+    "still paid, and the loss is the training loss or at least {advised:,} rows are held "
+    "out), *hasn't converged yet* (the same, nothing left to grow) or none (the monitored "
+    "loss had stopped falling, the network kept being the best seen; or fewer than "
+    "{advised:,} held-out rows chose it). The last three rows of each table split the fits "
+    "cut short while the loss still fell and growth still paid by their held-out rows: the "
+    "measurement behind the {advised:,}.\n")
 
 
 def main():
@@ -188,7 +225,7 @@ def main():
                           wall_seconds=time.perf_counter() - start,
                           cpu_seconds=time.process_time() - cpu_start)
             + "\n## Protocol\n\n"
-            + PROTOCOL.format(seed=SEED, factor=FACTOR, **cfg)
+            + PROTOCOL.format(seed=SEED, factor=FACTOR, advised=ADVISED_HELD_OUT_ROWS, **cfg)
             + "".join(sections)
             + "\n## By table, model and budget\n\n"
             + markdown_table(["table", "model", "max_iter", "test score, points",

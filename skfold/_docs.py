@@ -126,9 +126,11 @@ PARAMETERS = """
         A fit that runs out of them while its monitored loss (held out under
         ``early_stopping``) still falls, by more than ``tol`` within the last
         ``n_iter_no_change`` epochs, warns (``ConvergenceWarning``) to raise ``max_iter``; if
-        growth still paid, its width was set by the budget, not by the data. One whose
-        monitored loss had stopped falling keeps the best network seen and does not warn: a
-        larger ``max_iter`` seldom changes it (``benchmarks/results/max_iter_advice.md``).
+        growth still paid, its width was set by the budget, not by the data (not said where
+        fewer than 1,000 held-out rows chose the network: a larger budget then hurt as often as
+        it helped). One whose monitored loss had stopped falling keeps the best network seen
+        and does not warn: a larger ``max_iter`` seldom changes it
+        (``benchmarks/results/max_iter_advice.md``).
         A fit gives at most one ``ConvergenceWarning``, worded alike in every fit.
     tol : float, default=1e-4
         Minimum improvement of the monitored loss that counts as progress: over

@@ -25,6 +25,9 @@ STILL_GROWING = ("max_iter ended the fit while the {loss} was still falling (by 
                  "within the last n_iter_no_change epochs) and growth still paid: the budget, "
                  "not the data, set the network's width (hidden_layer_sizes_). Raise max_iter "
                  "to let it grow further.")
+#: Held-out rows from which the advice to raise ``max_iter`` is given (as many as
+#: ``early_stopping="auto"`` holds out at its largest): see :func:`growth_advice_helps`.
+ADVISED_HELD_OUT_ROWS = 1_000
 #: ``MLPClassifier``'s warning, for a fit that could not have grown anyway.
 NOT_CONVERGED = ("maximum iterations (max_iter) reached and the optimization hasn't converged "
                  "yet: the {loss} was still falling (by more than tol within the last "
@@ -58,7 +61,17 @@ def end_of_fit(call, converged, trained):
     if converged or not still_improving(call):
         return []
     loss = "held-out loss" if call.val is not None else "training loss"
-    return [(STILL_GROWING if call.can_grow() else NOT_CONVERGED).format(loss=loss)]
+    if not call.can_grow():
+        return [NOT_CONVERGED.format(loss=loss)]
+    return [STILL_GROWING.format(loss=loss)] if growth_advice_helps(call) else []
+
+
+def growth_advice_helps(call):
+    """Whether to advise a larger ``max_iter`` to a fit cut short while growth still paid:
+    where its loss is the training loss, or at least :data:`ADVISED_HELD_OUT_ROWS` rows are
+    held out. With fewer held-out rows the network kept is the one they chose, and a larger
+    budget lowered the test score as often as it raised it."""
+    return call.val is None or call.val[0].shape[0] >= ADVISED_HELD_OUT_ROWS
 
 
 def warn_once(call, sentences):

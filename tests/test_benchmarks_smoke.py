@@ -212,10 +212,11 @@ def test_max_iter_advice_quick_groups_fits_by_how_they_ended(monkeypatch, tmp_pa
     run_quick(monkeypatch, tmp_path, "max_iter_advice.py")
     report = (tmp_path / "max_iter_advice_quick.md").read_text()
     assert "QUICK run" in report
-    for model in ("defaults", 'growth_schedule="none"'):
+    for model in ("defaults", "early_stopping=True", 'growth_schedule="none"'):
         assert f"## {model}: by how the first fit ended" in report
     for group in ("not ended by max_iter", "now advised: raise max_iter", "now silent",
-                  "hasn't converged yet"):
+                  "hasn't converged yet", "growth pays, held-out rows: none",
+                  "growth pays, held-out rows: < 1,000", "growth pays, held-out rows: ≥ 1,000"):
         assert group in report
     for table in ("breast_cancer", "diabetes"):
         assert f"| {table} | defaults |" in report
@@ -239,9 +240,13 @@ def test_streaming_quick_writes_every_row(monkeypatch, tmp_path):
     assert "QUICK run" in report and "partial_fit calls per model" in report
     for model in ("skfold (defaults)", "skfold, units_per_growth=3",
                   "skfold, early_stopping=True", 'skfold, growth_schedule="none"',
-                  "MLPClassifier(100)", "MLPClassifier at skfold's grown width"):
+                  "MLPClassifier(100)", "MLPClassifier at skfold's grown width",
+                  "skfold, learning_rate_init=0.01, units_per_growth=3",
+                  "MLPClassifier(100), learning_rate_init=0.01",
+                  "MLPClassifier(33), the goal's most units"):
         assert f"| {model}" in report
-    assert "Goal (within 1 point" in report and "nan" not in report.lower()
+    assert "Goal (within 1 point" in report and "At learning_rate_init=0.01 for both" in report
+    assert "nan" not in report.lower()
 
 
 def test_fold_vs_random_quick_gives_a_paired_verdict_per_table(monkeypatch, tmp_path):

@@ -59,6 +59,23 @@ def test_advice_when_the_loss_was_still_falling_and_it_helps():
     assert more.score(X_new, y_new) > clf.score(X_new, y_new)
 
 
+def test_no_growth_advice_where_few_held_out_rows_chose_the_network():
+    """A 300-row fit holds out 30 rows and is cut short while its held-out loss still falls
+    and growth still pays: the network kept is the one those rows chose, and on the real
+    tables a larger budget then hurt as often as it helped, so nothing is advised. From
+    1,000 held-out rows the advice is given again, naming the held-out loss."""
+    X, y = make_moons(300, noise=0.1, random_state=0)
+    params = dict(hidden_units=2, max_hidden_units=16, max_iter=15, random_state=0)
+    clf = FoldGrowClassifier(**params)
+    assert convergence_warnings(clf.fit, X, y) == []
+    state = clf._state
+    assert clf.n_iter_ == 15 and len(clf.validation_scores_) == 15
+    assert state.schedule.can_grow(state.network.hidden_sizes)
+    X, y = make_moons(11_000, noise=0.1, random_state=0)
+    [message] = convergence_warnings(FoldGrowClassifier(early_stopping=True, **params).fit, X, y)
+    assert "the held-out loss was still falling" in message and "Raise max_iter" in message
+
+
 def test_a_fit_gives_one_convergence_warning_however_many_conditions_hold():
     """A diverging Adam fit cut short by max_iter: five divergences and the budget, one
     warning that says both."""
