@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -316,3 +317,74 @@ def test_every_tensor_changed_loads_consistent_or_raises_value_error():
             metadata, tensors = parts(kind)
             tensors[name + ".copy"] = tensors.pop(name)
             _check_consistent_or_refused(crafted(metadata, tensors))
+
+
+# --------------------------------------------------------------------------- a sparse stream
+#: The moons with a third of their inputs zero, in chunks of 30 rows, as CSR matrices.
+SPARSE_CHUNKS = [(sp.csr_matrix(np.where(abs(X[i:i + 30]) < 0.5, 0, X[i:i + 30])), Y[i:i + 30])
+                 for i in range(0, 120, 30)]
+
+
+def sparse_stream_parts():
+    """The content of a file of a classifier streamed CSR chunks, held-out rows kept."""
+    if "sparse stream" not in _MODELS:
+        est = FoldGrowClassifier(early_stopping=True, growth_schedule="fixed", grow_every=1,
+                                 max_hidden_units=5, search_subsample=50, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for chunk, labels in SPARSE_CHUNKS[:3]:
+                est.partial_fit(chunk, labels, classes=[0, 1])
+        _MODELS["sparse stream"] = est
+    metadata, tensors = schema.encode(_MODELS["sparse stream"])
+    return json.loads(json.dumps(metadata)), {k: v.clone() for k, v in tensors.items()}
+
+
+def _streams_on_or_refused(raw):
+    """Loads to an estimator that takes the stream's next chunk, or raises ValueError."""
+    try:
+        est = load_bytes(raw)
+    except ValueError:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.partial_fit(*SPARSE_CHUNKS[3])
+    assert np.isfinite(outputs(est)).all()
+    return est
+
+
+def _index_changes(tensor):
+    """Entries an attacker could put in an index tensor: out of range, negative, shuffled."""
+    changes = [lambda t, v=v, at=at: t.clone().index_fill_(0, torch.tensor([at]), v)
+               for v in (-1, 0, 1, 7, 2**40) for at in (0, len(tensor) - 1)]
+    return changes + [lambda t: t.flip(0).clone(), lambda t: t.clone() * 2]
+
+
+def test_every_tensor_of_a_sparse_stream_changed_streams_on_or_raises_value_error():
+    tensors = sparse_stream_parts()[1]
+    names = sorted(name for name in tensors if name.startswith("stream."))
+    assert {"stream.search.X.indptr", "stream.validation.X.data"} <= set(names)
+    for name in names:
+        changes = [lambda t, d=d: t.to(d) for d in (torch.float32, torch.float64, torch.int64,
+                                                     torch.int32)]
+        changes += [lambda t: t.reshape(-1)[:-1].clone(), lambda t: t.reshape(-1)[0].clone()]
+        if tensors[name].is_floating_point():
+            changes += [lambda t, v=v: t.clone().view(-1).index_fill_(0, torch.tensor([0]), v)
+                        .view_as(t) for v in (float("nan"), float("inf"), 1e3, -5.0, 0.0)]
+        else:
+            changes += _index_changes(tensors[name])
+        for change in changes:
+            metadata, tensors = sparse_stream_parts()
+            tensors[name] = change(tensors[name])
+            _streams_on_or_refused(crafted(metadata, tensors))
+
+
+def test_every_field_of_a_sparse_stream_replaced_streams_on_or_raises_value_error():
+    metadata = sparse_stream_parts()[0]
+    paths = _distinct_paths(metadata["state"]["stream"])
+    assert ("search", "x_format") in paths and ("validation", "nnz") in paths
+    for path in paths:
+        for value in REPLACEMENTS + ["csc_matrix", "csr_array", "coo_matrix"]:
+            metadata, tensors = sparse_stream_parts()
+            _replace(metadata["state"]["stream"], path, value)
+            _streams_on_or_refused(crafted(metadata, tensors))
+    assert _streams_on_or_refused(crafted(*sparse_stream_parts())) is not None

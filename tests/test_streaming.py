@@ -8,6 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import scipy.stats
 import torch
 from hypothesis import given, settings
@@ -252,6 +253,115 @@ def test_a_model_file_written_before_streams_kept_rows_still_loads():
     np.testing.assert_array_equal(old.predict_proba(X_test), est.predict_proba(X_test))
     _stream(old, chunks[4:])  # streams on, its reservoirs starting empty
     assert old.n_iter_ == len(chunks)
+
+
+def _sparse_task(fmt, kind=sp.csr_matrix):
+    """:func:`_task`, its small inputs zero, its chunks SciPy ``kind`` in format ``fmt``."""
+    chunks, X_test, y_test = _task()
+    sparse = [(kind(np.where(abs(X) < 0.7, 0, X)).asformat(fmt), y) for X, y in chunks]
+    return sparse, X_test, y_test
+
+
+def _sparse_parts(X):
+    return X.data, X.indices, X.indptr
+
+
+@pytest.mark.parametrize("fmt, kind, saved_after, early_stopping", [
+    ("csr", sp.csr_matrix, 8, True), ("csr", sp.csr_matrix, 8, False),
+    ("csc", sp.csc_matrix, 1, True), ("csc", sp.csr_array, 8, False),
+    ("csc", sp.csr_array, 1, False)])
+def test_a_model_file_of_a_sparse_stream_keeps_its_rows_sparse_and_continues_identically(
+        fmt, kind, saved_after, early_stopping):
+    chunks, X_test, _ = _sparse_task(fmt, kind)
+    est = _stream(_streamer(early_stopping=early_stopping), chunks[:saved_after])
+    loaded = _saved_and_loaded(est)
+    for name in ("search", "validation"):
+        held, back = (getattr(m._state.stream, name).columns for m in (est, loaded))
+        assert (held is None) == (not early_stopping and name == "validation")
+        if held is not None:  # the same SciPy matrix, never densified
+            assert sp.issparse(held[0]) and type(back[0]) is type(held[0])
+            for a, b in zip((*_sparse_parts(held[0]), *held[1:]),
+                            (*_sparse_parts(back[0]), *back[1:])):
+                np.testing.assert_array_equal(a, b)
+    if saved_after == 1:  # a first chunk is held as it was given
+        assert type(est._state.stream.search.columns[0]) is type(chunks[0][0])
+    for model in (est, loaded):
+        _stream(model, chunks[saved_after:])
+    assert est.n_growths_ >= 3
+    np.testing.assert_array_equal(est.predict_proba(X_test), loaded.predict_proba(X_test))
+    for a, b in zip(est.coefs_, loaded.coefs_):
+        np.testing.assert_array_equal(a, b)
+    timeless = [[{k: v for k, v in e.items() if k != "search_seconds"}
+                 for e in m.growth_history_] for m in (est, loaded)]
+    assert timeless[0] == timeless[1]
+    assert est.validation_scores_ == loaded.validation_scores_
+
+
+def _sparse_stream_file(change):
+    """A file of a sparse stream (CSR) after ``change(search fields, tensors)``."""
+    chunks, _, _ = _sparse_task("csr")
+    est = _stream(_streamer(), chunks[:3])
+    metadata, tensors = schema.encode(est)
+    metadata = json.loads(json.dumps(metadata))
+    tensors = {k: v.clone() for k, v in tensors.items()}
+    change(metadata["state"]["stream"]["search"], tensors)
+    raw = io.BytesIO()
+    container.write(raw, metadata, tensors)
+    return io.BytesIO(raw.getvalue())
+
+
+def _set(name, value):
+    return lambda fields, tensors: tensors.__setitem__(name, value(tensors[name]))
+
+
+def _swap_first_rows(indptr):
+    indptr = indptr.clone()
+    indptr[1], indptr[2] = indptr[2].item(), indptr[1].item()
+    return indptr
+
+
+def _set_entry(at, value):
+    def change(t):
+        t = t.clone()
+        t[at] = value
+        return t
+    return change
+
+
+_PTR, _IND, _DATA = (f"stream.search.X.{part}" for part in ("indptr", "indices", "data"))
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set(_PTR, lambda t: t[:-1].clone()), "tensor 'stream.search.X.indptr'"),
+    (_set(_PTR, _swap_first_rows), "stream.search.X.indptr must not decrease"),
+    (_set(_PTR, _set_entry(0, 1)), "stream.search.X.indptr must start at 0"),
+    (_set(_PTR, _set_entry(-1, 1)), "stream.search.X.indptr must not decrease"),
+    (_set(_PTR, lambda t: torch.minimum(t, t[-1] - 1)), "stream.search.X.indptr must end at"),
+    (_set(_IND, _set_entry(0, 8)), r"stream.search.X.indices must lie in \[0, 8\)"),
+    (_set(_IND, _set_entry(-1, -1)), r"stream.search.X.indices must lie in \[0, 8\)"),
+    (_set(_IND, lambda t: t.to(torch.int32)), "tensor 'stream.search.X.indices'"),
+    (_set(_IND, lambda t: t.to(torch.float64)), "tensor 'stream.search.X.indices'"),
+    (_set(_DATA, lambda t: t.to(torch.float64)), "tensor 'stream.search.X.data'"),
+    (_set(_DATA, _set_entry(0, float("nan"))), r"stream.search.X.data\[0\] holds NaN"),
+    (_set(_DATA, _set_entry(-1, float("inf"))), r"stream.search.X.data\[0\] holds NaN"),
+    (lambda f, t: f.__setitem__("nnz", f["nnz"] + 1),
+     "tensor 'stream.search.X.(data|indices)'"),
+    (lambda f, t: f.__setitem__("nnz", -1), "stream.search.nnz must be an integer >= 0"),
+    (lambda f, t: f.__setitem__("nnz", None), "stream.search.nnz must be an integer"),
+    (lambda f, t: f.__setitem__("x_format", "coo_matrix"), "stream.search.x_format"),
+    (lambda f, t: f.__setitem__("x_format", None), "stream.search.nnz is for a sparse X"),
+    (lambda f, t: f.__setitem__("x_format", "csc_matrix"), "tensor 'stream.search.X.indptr'"),
+    (lambda f, t: (f.pop("x_format"), f.pop("nnz")), r"missing: \['stream.search.X'\]"),
+])
+def test_a_crafted_sparse_reservoir_is_refused_naming_the_field(change, message):
+    with pytest.raises(ValueError, match=message):
+        skfold.load(_sparse_stream_file(change))
+
+
+def test_an_untouched_sparse_reservoir_file_loads():
+    """The file the refusals above alter: loaded, its reservoir is the saved one."""
+    loaded = skfold.load(_sparse_stream_file(lambda fields, tensors: None))
+    assert loaded._state.stream.search.columns[0].format == "csr"
 
 
 def test_early_stopping_on_chunks_too_small_to_hold_out_a_share():

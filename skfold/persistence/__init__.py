@@ -20,7 +20,8 @@ dtype, shape and byte range, and holds the estimator's parameters and fitted att
   fitted attribute against the others (``classes_`` sorted, distinct, one per output), the
   growth schedule, the random generators' states, every ``growth_history_`` record's
   fields and types, and a ``partial_fit`` stream's reservoirs (:mod:`.streams`: sizes within
-  their bounds, labels among the classes, positions within the stream).
+  their bounds, labels among the classes, positions within the stream, a sparse reservoir's
+  offsets and indices within its matrix).
 
 Any failure is a ``ValueError`` that says what is wrong; no code stored in a file ever runs,
 and no class or function is looked up by a name read from it.

@@ -23,7 +23,7 @@ FORMAT_VERSION = 2
 #: The largest header a file may declare (the metadata's JSON, growth history included).
 MAX_HEADER_BYTES = 64 * 2**20
 #: Bytes per element of each dtype a skfold file may hold.
-ITEM_SIZES = {"F64": 8, "F32": 4, "U8": 1}
+ITEM_SIZES = {"F64": 8, "F32": 4, "U8": 1, "I64": 8}
 _CHUNK = 2**20
 
 

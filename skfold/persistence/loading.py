@@ -235,7 +235,7 @@ def _fit_state(est, layout, values, tensors):
     state.rng = _rng(values["rng"], "rng")
     state.stream = streams.decode(values["stream"], tensors,
                                   len(est.classes_) if layout.cls is FoldGrowClassifier
-                                  else None)
+                                  else None, layout.n_features)
     state.solver = layout.solver
     state.hidden_units = checks.integer(values["hidden_units"], "hidden_units", low=1)
     rows = tensors.get("folded_rows")
