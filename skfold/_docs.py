@@ -152,9 +152,10 @@ PARAMETERS = """
         Hold out ``validation_fraction`` of the data (stratified for a classifier) and judge
         the fit on it: its loss ends training phases, decides whether a growth paid and
         which network is kept. ``"auto"`` holds out rows when at least 20 would be held out
-        (200 rows at the default fraction) and the data has fewer than 10,000 rows, as
-        ``HistGradientBoosting*`` decide by size (on more rows there is little to over-fit,
-        and held-out decisions ended growth early), except in ``partial_fit`` and under
+        (200 rows at the default fraction) and the data has fewer than 10,000 rows (the
+        bound at which ``HistGradientBoosting*`` start holding rows out: here it is where they
+        stop, since on more rows there was little to over-fit and held-out decisions ended
+        growth early), except in ``partial_fit`` and under
         ``growth_schedule="fixed"``; the measurements that chose both bounds are in
         ``benchmarks/results/real_data_findings.md``.
         ``True`` in ``partial_fit``: ``validation_fraction`` of each chunk's rows is held out

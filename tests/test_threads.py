@@ -92,3 +92,29 @@ def test_same_seed_clones_fitted_concurrently_equal_serial_fits(Estimator, solve
         concurrent = list(pool.map(fit, models))
     for got, expected in zip(concurrent, serial):
         assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+@pytest.mark.parametrize("Estimator", [FoldGrowClassifier, FoldGrowRegressor])
+def test_the_linear_seed_of_a_small_fit_runs_on_one_thread(two_threads_everywhere, monkeypatch,
+                                                           Estimator):
+    """The linear part of a small fit (its many tiny L-BFGS steps) runs on one thread, as the
+    network's training does: a multi-threaded BLAS spin-waits through tiny steps when a core
+    is busy. The threads are restored after the fit."""
+    import skfold.linear_seed as linear_seed
+
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    target = y if Estimator is FoldGrowClassifier else X[:, 0] * X[:, 1]
+    seen = []
+    fit_linear = linear_seed.fit_linear
+
+    def watched(*args, **kwargs):
+        seen.append(({pool["num_threads"] for pool in threadpool_info()},
+                     torch.get_num_threads()))
+        return fit_linear(*args, **kwargs)
+
+    monkeypatch.setattr(linear_seed, "fit_linear", watched)
+    before = _limits()
+    est = Estimator(max_iter=20, random_state=0).fit(X, target)
+    assert est.linear_coef_ is not None and seen
+    assert all(pools == {1} and torch_threads == 1 for pools, torch_threads in seen), seen
+    assert _limits() == before
