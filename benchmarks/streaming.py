@@ -103,6 +103,11 @@ def models(seed, grown_width):
     }
 
 
+def relative(gap):
+    """A reference's accuracy minus a row's, in words: "1.2 points below", "0.1 points above"."""
+    return f"{100 * abs(gap):.2f} points {'below' if gap > 0 else 'above'}"
+
+
 def run_stream(model, chunks, X_test, y_test, passes):
     """Stream ``chunks`` ``passes`` times through ``model.partial_fit``; returns the test
     accuracy after each pass and the seconds of all the calls."""
@@ -158,13 +163,11 @@ def main():
             + markdown_table(["model", *[f"accuracy after pass {p + 1}" for p in range(passes)],
                               "hidden units", "growths", "seconds (all calls)"], rows)
             + f"\n\nGoal (within 1 point of {MLP} after the last pass, at most 33 units): "
-              f"{'met' if met else 'not met'} — skfold is {100 * gap:.1f} points "
-              f"{'below' if gap >= 0 else 'above'} it with at most {units} units; the "
-              f"closest skfold row within 33 units, {best}, is {100 * gaps[best][0]:.1f} "
-              f"points below with at most {gaps[best][1]}. "
+              f"{'met' if met else 'not met'} by the defaults, {relative(gap)} it with at "
+              f"most {units} units; the closest skfold row within 33 units, {best}, is "
+              f"{relative(gaps[best][0])} it with at most {gaps[best][1]}. "
               f"At learning_rate_init={FAST} for both: {best_fast} is "
-              f"{100 * abs(fast_gaps[best_fast]):.1f} points "
-              f"{'below' if fast_gaps[best_fast] >= 0 else 'above'} {MLP_FAST} with at most "
+              f"{relative(fast_gaps[best_fast])} {MLP_FAST} with at most "
               f"{gaps[best_fast][1]} units.\n"
             + NOTES)
     write_report(args.results_dir, "streaming_quick.md" if args.quick else "streaming.md",
