@@ -51,23 +51,41 @@ def _one_thread():
     under concurrent fits, leaving the process at one thread). torch's count is set too: once
     anyone has called ``torch.set_num_threads``, torch's MKL no longer follows the OpenMP
     limit."""
-    global _holders, _shared_limiter
     per_thread, shared = _thread_pools()
-    with _LOCK:
-        if _holders == 0:
-            _shared_limiter = shared.limit(limits=1)
-        _holders += 1
-    local = per_thread.limit(limits=1)
-    previous = torch.get_num_threads()
-    if previous > 1:
-        torch.set_num_threads(1)
+    local, held, previous = None, [], 1
+    # everything that changes a limit is undone in ``finally``, so that an interruption
+    # (KeyboardInterrupt) at any line leaves the process's threads as they were found
     try:
+        _hold_shared(shared, held)
+        local = per_thread.limit(limits=1)
+        previous = torch.get_num_threads()
+        if previous > 1:
+            torch.set_num_threads(1)
         yield
     finally:
         if previous > 1:
             torch.set_num_threads(previous)
-        local.restore_original_limits()
-        with _LOCK:
-            _holders -= 1
-            if _holders == 0:
-                _shared_limiter.restore_original_limits()
+        if local is not None:
+            local.restore_original_limits()
+        if held:
+            _release_shared()
+
+
+def _hold_shared(shared, held):
+    """Count one more block holding the process-wide limit (``held`` gets an entry in the
+    same statement), limiting the pools for the first."""
+    global _holders, _shared_limiter
+    with _LOCK:
+        _holders, held[:] = _holders + 1, [True]
+        if _holders == 1 and _shared_limiter is None:
+            _shared_limiter = shared.limit(limits=1)
+
+
+def _release_shared():
+    """Count one block less; the last to leave restores the process-wide pools."""
+    global _holders, _shared_limiter
+    with _LOCK:
+        _holders -= 1
+        if _holders == 0 and _shared_limiter is not None:
+            _shared_limiter.restore_original_limits()
+            _shared_limiter = None

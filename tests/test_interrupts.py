@@ -17,6 +17,7 @@ import pytest
 import torch
 from sklearn.datasets import make_moons
 from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_info
 
 from skfold import FoldGrowClassifier
 
@@ -53,6 +54,10 @@ def _run_traced(call, interrupt_at=None):
     finally:
         sys.settrace(None)
     return count[0], False
+
+
+def _thread_limits():
+    return sorted((pool["filepath"], pool["num_threads"]) for pool in threadpool_info())
 
 
 def _data(n_features=2, seed=0):
@@ -120,10 +125,12 @@ def _check_interruption(name, at):
     before = dict(vars(est))
     X_old = _data(2, seed=1)[0]
     expected = est.predict_proba(X_old) if "_state" in before else None
+    threads = (_thread_limits(), torch.get_num_threads())
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         _, raised = _run_traced(call, interrupt_at=at)
     assert torch.is_grad_enabled()  # the process is left as it was found
+    assert (_thread_limits(), torch.get_num_threads()) == threads
     if raised:  # nothing of this call was kept
         assert not any("interrupted" in str(w.message) for w in record)
         assert vars(est).keys() == before.keys()

@@ -60,8 +60,8 @@ def test_progress_bar_ends_at_its_final_position_before_the_warning(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         monkeypatch.setattr(warnings, "showwarning", show)
-        FoldGrowClassifier(max_hidden_units=6, max_iter=5, solver="adam", random_state=0,
-                           verbose=1).fit(X, y)
+        FoldGrowClassifier(max_hidden_units=6, max_iter=5, solver="adam", early_stopping=False,
+                           random_state=0, verbose=1).fit(X, y)
     assert seen and seen[0][0] is ConvergenceWarning
     _, n, total, closed = seen[0]
     assert closed and n == total == 5
