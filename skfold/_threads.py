@@ -63,12 +63,18 @@ def _one_thread():
             torch.set_num_threads(1)
         yield
     finally:
-        if previous > 1:
-            torch.set_num_threads(previous)
-        if local is not None:
-            local.restore_original_limits()
-        if held:
-            _release_shared()
+        _restore(previous, local, held)
+
+
+def _restore(previous, local, held):
+    """Undo what :func:`_one_thread` set: torch's count, this thread's pools, and its hold on
+    the process-wide ones (an interruption within these lines can leave a limit behind)."""
+    if previous > 1:
+        torch.set_num_threads(previous)
+    if local is not None:
+        local.restore_original_limits()
+    if held:
+        _release_shared()
 
 
 def _hold_shared(shared, held):
