@@ -25,8 +25,9 @@ STILL_GROWING = ("max_iter ended the fit while the {loss} was still falling (by 
                  "within the last n_iter_no_change epochs) and growth still paid: the budget, "
                  "not the data, set the network's width (hidden_layer_sizes_). Raise max_iter "
                  "to let it grow further.")
-#: Held-out rows from which the advice to raise ``max_iter`` is given (as many as
-#: ``early_stopping="auto"`` holds out at its largest): see :func:`growth_advice_helps`.
+#: Held-out rows from which the advice to raise ``max_iter`` is given (about as many as
+#: ``early_stopping="auto"`` holds out at its largest): see :func:`growth_advice_helps` and
+#: ``benchmarks/results/max_iter_advice.md``, which measured fits on either side of it.
 ADVISED_HELD_OUT_ROWS = 1_000
 #: ``MLPClassifier``'s warning, for a fit that could not have grown anyway.
 NOT_CONVERGED = ("maximum iterations (max_iter) reached and the optimization hasn't converged "
