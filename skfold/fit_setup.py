@@ -10,7 +10,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from . import linear_seed
-from ._threads import thread_limits
 from .fit_state import FitState
 from .folding import GrowthSettings
 from .network import GrowableMLP, snapshot
@@ -119,9 +118,7 @@ def seed_linear(est, call, X, y_enc, sw, val=None):
     (``linear_seed``); that network is the call's roll-back target and a candidate for the
     network the fit keeps. With held-out rows ``val``, the linear model is refitted on every
     row should the fit keep it."""
-    n_outputs = call.state.network.weights[-1].shape[0]
-    with thread_limits(X.shape[0], [X.shape[1], n_outputs]):
-        linear_seed.set_linear(call.state.network, X, y_enc, sw, est._task)
+    linear_seed.set_linear(call.state.network, X, y_enc, sw, est._task)
     if val is not None:
         call.linear_refit = linear_seed.all_rows((X, y_enc, sw), val)
     call.start = snapshot(call.state.network)

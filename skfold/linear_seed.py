@@ -20,6 +20,7 @@ import torch
 from sklearn.linear_model import RidgeCV
 
 from . import numpy_objective
+from ._threads import thread_limits
 
 #: The linear part's L2 penalty in the network objective's scale (``alpha/2 ||S||^2 / sum(w)``
 #: on the mean loss): ``LogisticRegression``'s default ``C=1`` and ``Ridge``'s ``alpha=1``.
@@ -75,13 +76,15 @@ def set_linear(network, X, y_enc, sample_weight, task):
     """Make ``network`` the linear model fitted on the rows at the :func:`chosen_alpha`: its
     linear part and output bias set from :func:`fit_linear`, its output weights zero (the
     hidden units add nothing). Sample weights count as their ratios (scaled to mean 1), as
-    they do in the rest of the fit: weights all equal fit what no weights fit."""
+    they do in the rest of the fit: weights all equal fit what no weights fit. Small fits run
+    on one thread, as the network's training does (:func:`~skfold._threads.thread_limits`)."""
     w_out = network.weights[-1]
     n_outputs = w_out.shape[0]
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     sample_weight = sample_weight / sample_weight.mean()
-    alpha = chosen_alpha(X, y_enc, sample_weight, task, n_outputs)
-    S, b = fit_linear(X, y_enc, sample_weight, task, n_outputs, alpha)
+    with thread_limits(X.shape[0], [X.shape[1], n_outputs]):
+        alpha = chosen_alpha(X, y_enc, sample_weight, task, n_outputs)
+        S, b = fit_linear(X, y_enc, sample_weight, task, n_outputs, alpha)
     network.linear = torch.as_tensor(S, dtype=w_out.dtype, device=w_out.device)
     network.weights[-1].zero_()
     network.biases[-1].copy_(torch.as_tensor(b, dtype=w_out.dtype))
