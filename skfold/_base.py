@@ -67,6 +67,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         "search_subsample": [Interval(Integral, 1, None, closed="left")],
         "fold_point": [StrOptions(set(folding.FOLD_POINTS))],
         "margin_fraction": [Interval(Real, 0, 1, closed="both")],
+        "outgoing_weights": [StrOptions(set(folding.OUTGOING_WEIGHTS))],
         "linear_seed": [StrOptions({"auto"}), "boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -88,8 +89,8 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
                  growth_patience=2, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
                  n_clusters=8, search_subsample=2000, fold_point="segment", margin_fraction=0.0,
-                 linear_seed="auto", solver="auto", alpha=1e-4, batch_size="auto",
-                 learning_rate_init=1e-3, momentum=0.9, max_iter=1000, tol=1e-4,
+                 outgoing_weights="zero", linear_seed="auto", solver="auto", alpha=1e-4,
+                 batch_size="auto", learning_rate_init=1e-3, momentum=0.9, max_iter=1000, tol=1e-4,
                  n_iter_no_change=10, early_stopping="auto", validation_fraction=0.1,
                  device="auto", random_state=None, verbose=0, warm_start=False):
         self.hidden_units = hidden_units
@@ -106,6 +107,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         self.search_subsample = search_subsample
         self.fold_point = fold_point
         self.margin_fraction = margin_fraction
+        self.outgoing_weights = outgoing_weights
         self.linear_seed = linear_seed
         self.solver = solver
         self.alpha = alpha
@@ -257,8 +259,9 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
     def grow(self, X, y, n_units=1):
         """Perform one growth step now, on ``(X, y)``, whatever the schedule says.
 
-        The network's function is unchanged by the step; the record goes to
-        ``growth_history_``.
+        With ``outgoing_weights="zero"`` the network's function is unchanged by the step
+        (``"line_search"``: changed by an improvement on the searched rows); the record goes
+        to ``growth_history_``.
 
         Parameters
         ----------

@@ -92,6 +92,14 @@ PARAMETERS = """
         goes on where the network would err next. ``0``: growth stops once every training row
         is right, as the slides have it; on the real-data suite ``0.1`` did not win
         (``benchmarks/results/real_data_findings.md``).
+    outgoing_weights : {"zero", "line_search"}, default="zero"
+        A new unit's outgoing weights. ``"zero"``: the unit joins without changing the
+        network's function, as the slides have it. ``"line_search"``: along the loss gradient
+        with respect to them, at the step (a power of 2 times the layer's mean outgoing-weight
+        norm) that lowers the loss on the search rows most, as TINY scales its new units by an
+        amplitude: the function changes by an improvement. With the linear seed, the seed
+        units' outgoing weights are set the same way before training. On the real-data suite
+        it did not win (``benchmarks/results/real_data_findings.md``).
     linear_seed : "auto" or bool, default="auto"
         Start from the linear model: a direct input-to-output connection ``S x`` (as in
         Cascade-Correlation), fitted alone on the training rows first (multinomial logistic

@@ -9,7 +9,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from . import linear_seed
+from . import folding, linear_seed
 from .fit_state import FitState
 from .folding import GrowthSettings
 from .network import GrowableMLP, snapshot
@@ -58,7 +58,8 @@ def growth_settings(est):
     return GrowthSettings(task=est._task, init=est.init,
                           instance_selection=est.instance_selection,
                           n_clusters=est.n_clusters, search_subsample=est.search_subsample,
-                          fold_point=est.fold_point, margin_fraction=est.margin_fraction)
+                          fold_point=est.fold_point, margin_fraction=est.margin_fraction,
+                          outgoing_weights=est.outgoing_weights)
 
 
 def new_trainer(est, network, solver, generator):
@@ -119,10 +120,27 @@ def seed_linear(est, call, X, y_enc, sw, val=None):
     network the fit keeps. With held-out rows ``val``, the linear model is refitted on every
     row should the fit keep it."""
     linear_seed.set_linear(call.state.network, X, y_enc, sw, est._task)
+    if est.outgoing_weights == "line_search":
+        _line_search_seed_units(est, call, X, y_enc, sw)
     if val is not None:
         call.linear_refit = linear_seed.all_rows((X, y_enc, sw), val)
     call.start = snapshot(call.state.network)
     call.start_is_candidate = not call.incremental
+
+
+def _line_search_seed_units(est, call, X, y_enc, sw):
+    """The seed units' outgoing weights by the line search of ``outgoing_weights``."""
+    network = call.state.network
+    rows = folding.search_subsample(X.shape[0], est.search_subsample, call.state.rng)
+    weights = network.weights[0]
+    Xs = to_tensor(X[rows] if not hasattr(X, "tocsr") else X[rows].toarray(),
+                   weights.dtype, weights.device)
+    ys = torch.as_tensor(np.asarray(y_enc)[rows], device=weights.device)
+    ys = ys.to(est._task.target_dtype(weights.dtype))
+    ws = to_tensor(np.asarray(sw)[rows], weights.dtype, weights.device)
+    signals = folding.search_signals(network, 0, Xs, ys, ws, est._task)
+    folding.line_search_outgoing(network, 0, slice(0, network.hidden_sizes[0]), Xs, ys, ws,
+                                 est._task, signals.delta)
 
 
 def check_room_for_the_network(est, state):

@@ -95,9 +95,17 @@ def broaden_layer(network, layer, X, y, sample_weight, *, settings, n_units, rng
         folded_rows.add(_row_key(search.x_row(pos)))
     if settings.init == "gradmax":
         return _gradmax_units(network, layer, search, picks)
+    first = network.hidden_sizes[layer]
     if settings.init == "random":
-        return _random_units(network, layer, search, picks, generator)
-    return _fold_units(network, layer, search, picks, settings, generator)
+        events, replaced = _random_units(network, layer, search, picks, generator)
+    else:
+        events, replaced = _fold_units(network, layer, search, picks, settings, generator)
+    if settings.outgoing_weights == "line_search":
+        folding.line_search_outgoing(
+            network, layer, slice(first, network.hidden_sizes[layer]),
+            search.inputs(slice(None)), search.y, search.weights, settings.task,
+            search.signals.delta)
+    return events, replaced
 
 
 class _Search(NamedTuple):
@@ -107,6 +115,7 @@ class _Search(NamedTuple):
     inputs: Callable  #: ``inputs(part)``: the inputs of the search rows in the slice ``part``
     n_inputs: int  #: the inputs' width (``X``'s features)
     y: torch.Tensor
+    weights: torch.Tensor  #: the search rows' sample weights
     signals: folding.SearchSignals
     H: np.ndarray  #: the rows' ``h_layer`` in float64 (``signals.H`` is dropped for layer 0)
     restore: Callable  #: refills ``H`` exactly, after a step used it as scratch space
@@ -148,7 +157,8 @@ def _search(network, layer, X, y, sample_weight, settings, rng):
     else:
         source = signals.H.__getitem__
     H = ScratchRows(source, shape)
-    return _Search(rows, inputs, X.shape[1], ys, signals, H.array, H.restore, settings.task)
+    return _Search(rows, inputs, X.shape[1], ys, ws, signals, H.array, H.restore,
+                   settings.task)
 
 
 def _instance_record(layer, unit, init, search, pos, info):

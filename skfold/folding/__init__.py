@@ -43,7 +43,14 @@ from .instances import (
                       search_subsample,
                       typical_instances,
 )
-from .settings import FOLD_POINTS, INITS, INSTANCE_SELECTIONS, GrowthSettings
+from .outgoing import line_search_outgoing
+from .settings import (
+                       FOLD_POINTS,
+                       INITS,
+                       INSTANCE_SELECTIONS,
+                       OUTGOING_WEIGHTS,
+                       GrowthSettings,
+)
 
 __all__ = [
     "find_typical_mispredicted_instance", "fold_point_search", "hidden_layer_broaden",
@@ -51,7 +58,8 @@ __all__ = [
     "search_signals", "search_subsample", "candidate_rows", "margin_rows", "SearchSignals", "boundary_equations",
     "nearest_point_on", "fold_incoming", "gradmax_objective", "incoming_scale", "adds_nothing",
     "input_gradient_incoming", "dead_units", "GrowthSettings", "INITS", "INSTANCE_SELECTIONS",
-    "FOLD_POINTS", "FLAT_SEGMENT", "REDUNDANT_FOLD", "THROUGH_INSTANCE", "FALLBACK_MARGIN",
+    "FOLD_POINTS", "OUTGOING_WEIGHTS", "line_search_outgoing", "FLAT_SEGMENT", "REDUNDANT_FOLD",
+    "THROUGH_INSTANCE", "FALLBACK_MARGIN",
     "FOLD_CONE_DEGREES", "FRESH_UNIT_NORM", "NEARLY_LINEAR_SHARE", "GRADMAX_RANK",
     "SearchFailed",
 ]

@@ -9,6 +9,7 @@ from ..tasks import Task
 INITS = ("fold", "fold_direction", "gradmax", "random")
 INSTANCE_SELECTIONS = ("kmeans", "max_loss", "random")
 FOLD_POINTS = ("segment", "nearest")
+OUTGOING_WEIGHTS = ("zero", "line_search")
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,4 @@ class GrowthSettings:
     search_subsample: int = 2000
     fold_point: str = "segment"
     margin_fraction: float = 0.0
+    outgoing_weights: str = "zero"
