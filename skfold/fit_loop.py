@@ -12,15 +12,13 @@ import time
 import warnings
 
 import numpy as np
-import torch
 
 from . import divergence, growth, history, linear_seed, selection
 from ._threads import thread_limits
 from .fit_setup import growth_settings
 from .fit_warnings import end_of_fit, note_monitored, warn_once
 from .network import snapshot
-from .objective import EVAL_CHUNK, evaluate_loss
-from .sparse_rows import chunk_for
+from .objective import evaluate_loss, outputs, weighted_mean_loss
 
 #: L-BFGS-B's own gradient tolerance: far below any loss tolerance, so that a freshly grown
 #: unit's small outgoing gradient does not end the run at once.
@@ -254,8 +252,9 @@ def end_epoch(call, loss, weights=None):
     monitored = loss
     if call.val is not None:
         Xv, yv, swv, swv_np = call.val
-        monitored = evaluate_loss(state.network, Xv, yv, swv, call.settings.task)
-        score = call.settings.task.validation_score(_outputs(state.network, Xv), yv, swv_np)
+        out = outputs(state.network, Xv)
+        monitored = weighted_mean_loss(out, yv, swv, call.settings.task)
+        score = call.settings.task.validation_score(out, yv, swv_np)
         state.validation_scores.append(score)
         if state.best_validation_score is None or score > state.best_validation_score:
             state.best_validation_score = score
@@ -276,16 +275,6 @@ def end_epoch(call, loss, weights=None):
         call.progress.set_postfix(loss=f"{loss:.6f}", units=sum(state.network.hidden_sizes),
                                   refresh=False)
         call.progress.update(1)
-
-
-@torch.no_grad()
-def _outputs(network, X):
-    """``network(X)`` for a validation score; on sparse rows, chunk by chunk (each densified
-    in turn). No autograd graph: it would keep every densified chunk alive until the end."""
-    if isinstance(X, torch.Tensor):
-        return network(X)
-    chunk = chunk_for(X, EVAL_CHUNK)
-    return torch.cat([network(X[start:start + chunk]) for start in range(0, X.shape[0], chunk)])
 
 
 def trained(call):

@@ -78,13 +78,31 @@ def unless_all_ones(sample_weight):
     return None if bool((sample_weight == 1).all()) else sample_weight
 
 
+def eval_slices(X):
+    """The slices of ``X``'s rows that a pass over a whole data set takes one at a time:
+    :data:`EVAL_CHUNK` rows, fewer for sparse rows on wide data (each is densified in turn)."""
+    chunk = chunk_for(X, EVAL_CHUNK)
+    return [slice(start, start + chunk) for start in range(0, X.shape[0], chunk)]
+
+
+@torch.no_grad()
+def outputs(network, X):
+    """``network(X)`` a slice of :func:`eval_slices` at a time, without an autograd graph
+    (one would keep every densified slice alive until the end)."""
+    return torch.cat([network(X[part]) for part in eval_slices(X)])
+
+
+def weighted_mean_loss(out, y, sample_weight, task) -> float:
+    """The sample-weighted mean loss of the outputs ``out`` (as :func:`evaluate_loss`)."""
+    losses = task.per_sample_loss(out, y).double()
+    return float((losses * sample_weight.double()).sum() / sample_weight.double().sum())
+
+
 @torch.no_grad()
 def evaluate_loss(network, X, y, sample_weight, task) -> float:
-    """Sample-weighted mean loss over a data set, in chunks of bounded memory."""
+    """Sample-weighted mean loss over a data set, in slices of bounded memory."""
     total = torch.zeros((), dtype=torch.float64, device=X.device)
-    chunk = chunk_for(X, EVAL_CHUNK)  # sparse rows: fewer on wide data
-    for start in range(0, X.shape[0], chunk):
-        sl = slice(start, start + chunk)
-        losses = task.per_sample_loss(network(X[sl]), y[sl])
-        total += (losses.double() * sample_weight[sl].double()).sum()
+    for part in eval_slices(X):
+        losses = task.per_sample_loss(network(X[part]), y[part])
+        total += (losses.double() * sample_weight[part].double()).sum()
     return float(total / sample_weight.double().sum())

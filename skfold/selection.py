@@ -10,23 +10,16 @@ by chance alone, and the start is the model the fit must never fall below.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from .objective import EVAL_CHUNK
-from .sparse_rows import chunk_for
+from .objective import outputs
 
 #: Standard errors by which the kept network's held-out loss must beat the start's.
 N_STANDARD_ERRORS = 1.0
 
 
-@torch.no_grad()
 def row_losses(network, X, y, task):
-    """Per-row losses of ``network`` on ``(X, y)`` (sparse rows: a chunk at a time), float64
-    on the CPU."""
-    chunk = chunk_for(X, EVAL_CHUNK)
-    return np.concatenate([
-        task.per_sample_loss(network(X[i:i + chunk]), y[i:i + chunk]).double().cpu().numpy()
-        for i in range(0, X.shape[0], chunk)])
+    """Per-row losses of ``network`` on ``(X, y)``, float64 on the CPU."""
+    return task.per_sample_loss(outputs(network, X), y).double().cpu().numpy()
 
 
 def beats_start(network, start, val, task, n_se=N_STANDARD_ERRORS):
