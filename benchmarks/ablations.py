@@ -1,6 +1,6 @@
 """Ablations (issue 4, item 5): fold point, instance selection, ``n_clusters``, depth, y scaling,
 the progress threshold ``tol``, the gain a growth must bring, the seed width (issue 5: the
-growth schedule's speed knobs) and the units added per growth.
+growth schedule's speed knobs), the units added per growth and the weight decay ``alpha``.
 
 Each row changes one setting of the default grower (``init="fold"``, ``fold_point="segment"``,
 ``instance_selection="kmeans"``, ``n_clusters=8``, ``max_depth=1``, plateau schedule,
@@ -41,6 +41,10 @@ CONFIGS = {
     "min_growth_gain=0": ("growth gain", dict(min_growth_gain=0.0)),
     "hidden_units=8": ("seed width", dict(hidden_units=8)),
     "units_per_growth=2": ("units per growth", dict(units_per_growth=2)),
+    'alpha="auto" (here 1.0)': ("weight decay", dict(alpha="auto")),
+    "alpha=0.1": ("weight decay", dict(alpha=0.1)),
+    "alpha=0.3": ("weight decay", dict(alpha=0.3)),
+    "alpha=3": ("weight decay", dict(alpha=3.0)),
     RAW_Y: ("target scaling", {}),
 }
 FULL = dict(datasets=["spirals", "sine", "moons", "wine", "friedman1", "diabetes", "sine_1d"],
@@ -122,8 +126,7 @@ def main():
         f"- Default grower: `FoldGrowClassifier`/`FoldGrowRegressor` with "
         f"`max_hidden_units={cfg['max_hidden_units']}`, `max_iter={cfg['max_iter']}`, all else "
         "at its defaults (a seed unit per class or output, at least 2; plateau schedule, "
-        "L-BFGS); each row changes only "
-        "the setting it names.",
+        "L-BFGS); each row changes only the setting it names.",
         "- `max_depth=3`: the network may insert identity layers (widened by folding in their "
         "own input space) when widening stalls for `growth_patience` growths.",
         f"- `{RAW_Y}`: the default grower on raw targets (X still standardised).",

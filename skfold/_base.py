@@ -70,7 +70,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         "outgoing_weights": [StrOptions(set(folding.OUTGOING_WEIGHTS))],
         "linear_seed": [StrOptions({"auto"}), "boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "adam", "sgd"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
@@ -173,6 +173,8 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         self._validate_params()
         for name in _REAL_PARAMETERS:
             value = getattr(self, name)
+            if isinstance(value, str):  # an "auto" the constraints let through
+                continue
             if isinstance(value, bool) or not np.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}.")
         if self.hidden_units != "auto" and self.hidden_units > self.max_hidden_units:

@@ -133,7 +133,7 @@ def check_magnitudes(est, X, solver):
     alternative = (", or use solver='lbfgs', which trains in float64"
                    if dtype != torch.float64 else "")
     for name in ("alpha", "learning_rate_init"):
-        if getattr(est, name) > limit:
+        if not isinstance(getattr(est, name), str) and getattr(est, name) > limit:
             raise ValueError(f"{name}={getattr(est, name):g} is beyond what solver={solver!r} "
                              f"represents in {str(dtype).removeprefix('torch.')} (at most "
                              f"{limit:.2g}).")

@@ -27,7 +27,7 @@ def batch_objective(call):
     """Training objective (penalty included) of the current network on the first batch."""
     state = call.state
     X, y, sw = (t[: state.trainer.batch_size] for t in call.data)
-    return float(objective(state.network, X, y, sw, call.settings.task, call.est.alpha))
+    return float(objective(state.network, X, y, sw, call.settings.task, state.trainer.alpha))
 
 
 @torch.no_grad()
@@ -37,7 +37,7 @@ def full_objective(call):
     network, (X, y, sw) = call.state.network, call.data
     penalty = sum(float((w.double() ** 2).sum()) for w in network.weights)
     return (evaluate_loss(network, X, y, sw, call.settings.task)
-            + 0.5 * call.est.alpha * penalty / float(sw.double().sum()))
+            + 0.5 * call.state.trainer.alpha * penalty / float(sw.double().sum()))
 
 
 def diverged(call, loss):

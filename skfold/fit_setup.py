@@ -25,6 +25,25 @@ SOLVER_DTYPES = {"lbfgs": torch.float64, "adam": torch.float32, "sgd": torch.flo
 #: ``solver="auto"`` uses full-batch L-BFGS up to this many training rows, Adam above
 #: (``benchmarks/results/mid_size.md``).
 AUTO_LBFGS_MAX_SAMPLES = 100_000
+#: ``alpha="auto"``: ``MLPClassifier``'s penalty, where the linear seed's is not used.
+MLP_ALPHA = 1e-4
+#: ``alpha="auto"`` takes the linear seed's penalty with L-BFGS below this many rows: on more,
+#: the penalty of each new unit outweighed the gain a growth must bring, and growth ended
+#: early (``benchmarks/results/real_data_findings.md``).
+MAX_AUTO_PENALTY_SAMPLES = 10_000
+
+
+def effective_alpha(alpha, solver, n_samples):
+    """``alpha`` with ``"auto"`` resolved: :data:`~skfold.linear_seed.LINEAR_ALPHA` (the
+    penalty of ``LogisticRegression``'s ``C=1``, the linear seed's) for full-batch L-BFGS on
+    fewer than :data:`MAX_AUTO_PENALTY_SAMPLES` rows; else ``MLPClassifier``'s 1e-4 (Adam and
+    SGD divide the penalty by the batch's rows, not the data's, and ``partial_fit`` uses
+    them)."""
+    if alpha != "auto":
+        return alpha
+    if solver == "lbfgs" and n_samples < MAX_AUTO_PENALTY_SAMPLES:
+        return linear_seed.LINEAR_ALPHA
+    return MLP_ALPHA
 
 
 def effective_solver(solver, n_samples, incremental):
@@ -62,11 +81,13 @@ def growth_settings(est):
                           outgoing_weights=est.outgoing_weights)
 
 
-def new_trainer(est, network, solver, generator):
-    """A trainer (and optimizer) for ``network`` with the estimator's current settings."""
+def new_trainer(est, network, solver, generator, n_samples):
+    """A trainer (and optimizer) for ``network`` with the estimator's current settings, for
+    a fit on ``n_samples`` rows."""
     return Trainer(network, solver=solver, learning_rate=est.learning_rate_init,
-                   momentum=est.momentum, alpha=est.alpha, batch_size=1, task=est._task,
-                   generator=generator)
+                   momentum=est.momentum,
+                   alpha=effective_alpha(est.alpha, solver, n_samples), batch_size=1,
+                   task=est._task, generator=generator)
 
 
 #: ``early_stopping="auto"`` holds rows out when at least this many would be held out...
@@ -99,7 +120,8 @@ def new_state(est, n_features, n_outputs, n_samples, incremental, device):
     width = seed_width(est, n_outputs)
     network = GrowableMLP.initialize(n_features, [width], n_outputs, generator=generator,
                                      dtype=SOLVER_DTYPES[solver], device=device)
-    return FitState(network=network, trainer=new_trainer(est, network, solver, generator),
+    trainer = new_trainer(est, network, solver, generator, n_samples)
+    return FitState(network=network, trainer=trainer,
                     schedule=GrowthSchedule(**schedule_settings(est)), rng=rng, solver=solver,
                     hidden_units=width, early_stopping=validates(est, n_samples, incremental))
 
@@ -167,7 +189,8 @@ def continue_state(est, state, n_samples, incremental, device):
     for name, value in schedule_settings(est).items():
         setattr(state.schedule, name, value)
     if incremental:
-        state.trainer.alpha = est.alpha  # the optimizer and its step size go on
+        # the optimizer and its step size go on
+        state.trainer.alpha = effective_alpha(est.alpha, state.solver, n_samples)
     else:
         early_stopping = validates(est, n_samples)
         if early_stopping and state.validation_scores is None:  # switched on now
@@ -177,7 +200,8 @@ def continue_state(est, state, n_samples, incremental, device):
             state.best_loss = np.inf
         state.solver = effective_solver(est.solver, n_samples, incremental=False)
         state.network.to(SOLVER_DTYPES[state.solver])
-        state.trainer = new_trainer(est, state.network, state.solver, state.trainer.generator)
+        state.trainer = new_trainer(est, state.network, state.solver, state.trainer.generator,
+                                    n_samples)
     if state.network.weights[0].device != device:
         state.move_to(device)
 
