@@ -15,14 +15,10 @@ import numpy as np
 import torch
 
 from ..network import relu
+from ..objective import weighted_mean_loss
 
 #: Steps tried, as multiples of the mean norm of the existing units' outgoing weights.
 STEP_FACTORS = 2.0 ** np.arange(-10, 3)
-
-
-def _loss(network, X, y, sample_weight, task) -> float:
-    out = network(X)
-    return float((task.per_sample_loss(out, y) * sample_weight).sum() / sample_weight.sum())
 
 
 @torch.no_grad()
@@ -43,12 +39,16 @@ def line_search_outgoing(network, layer: int, units: slice, X, y, sample_weight,
     others = w_next[:, :units.start]
     scale = float(others.norm(dim=0).mean()) if others.numel() else 1.0
     direction = -gradient / norm
-    best_loss, best_step = _loss(network, X, y, sample_weight, task), 0.0
+
+    def loss():
+        return weighted_mean_loss(network(X), y, sample_weight, task)
+
+    best_loss, best_step = loss(), 0.0
     for factor in STEP_FACTORS:
         step = float(factor) * (scale if scale > 0 else 1.0)
         w_next[:, units] = direction * step
-        loss = _loss(network, X, y, sample_weight, task)
-        if loss < best_loss:
-            best_loss, best_step = loss, step
+        value = loss()
+        if value < best_loss:
+            best_loss, best_step = value, step
     w_next[:, units] = direction * best_step
     return best_step
