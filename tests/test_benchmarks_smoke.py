@@ -249,11 +249,23 @@ def test_streaming_quick_writes_every_row(monkeypatch, tmp_path):
     assert "nan" not in report.lower()
 
 
+def quick_table_rows(monkeypatch, tmp_path, name):
+    """The quick report of ``benchmarks/{name}.py`` and its rows of the suite's quick tables."""
+    run_quick(monkeypatch, tmp_path, f"{name}.py")
+    report = (tmp_path / f"{name}_quick.md").read_text()
+    assert "QUICK run" in report and "nan" not in report.lower()
+    return report, [next(line for line in report.splitlines() if line.startswith(f"| {t} |"))
+                    for t in ("iris", "diabetes")]
+
+
 def test_fold_vs_random_quick_gives_a_paired_verdict_per_table(monkeypatch, tmp_path):
-    run_quick(monkeypatch, tmp_path, "fold_vs_random.py")
-    report = (tmp_path / "fold_vs_random_quick.md").read_text()
-    assert "QUICK run" in report
-    for table in ("iris", "diabetes"):
-        row = next(line for line in report.splitlines() if line.startswith(f"| {table} |"))
+    _, rows = quick_table_rows(monkeypatch, tmp_path, "fold_vs_random")
+    for row in rows:
         assert any(word in row for word in ("fold ahead", "random ahead", "tie"))
-    assert "nan" not in report.lower()
+
+
+def test_last_phase_quick_scores_every_table_with_and_without_the_phase(monkeypatch, tmp_path):
+    report, rows = quick_table_rows(monkeypatch, tmp_path, "last_phase")
+    for row in rows:
+        assert len(row.split("|")) == 2 + 6  # linear, MLP, defaults and the two phases
+    assert report.count("against the defaults:") == 2
