@@ -41,9 +41,10 @@ CONFIGS = {
     "min_growth_gain=0": ("growth gain", dict(min_growth_gain=0.0)),
     "hidden_units=8": ("seed width", dict(hidden_units=8)),
     "units_per_growth=2": ("units per growth", dict(units_per_growth=2)),
-    'alpha="auto" (here 1.0)': ("weight decay", dict(alpha="auto")),
+    "alpha=1e-4 (MLPClassifier's)": ("weight decay", dict(alpha=1e-4)),
     "alpha=0.1": ("weight decay", dict(alpha=0.1)),
     "alpha=0.3": ("weight decay", dict(alpha=0.3)),
+    "alpha=1": ("weight decay", dict(alpha=1.0)),
     "alpha=3": ("weight decay", dict(alpha=3.0)),
     RAW_Y: ("target scaling", {}),
 }

@@ -89,7 +89,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                  growth_schedule="plateau", grow_every=50, units_per_growth=1,
                  growth_patience=2, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
                  n_clusters=8, search_subsample=2000, fold_point="segment", margin_fraction=0.0,
-                 outgoing_weights="zero", linear_seed="auto", solver="auto", alpha=1e-4,
+                 outgoing_weights="zero", linear_seed="auto", solver="auto", alpha="auto",
                  batch_size="auto", learning_rate_init=1e-3, momentum=0.9, max_iter=1000, tol=1e-4,
                  n_iter_no_change=10, early_stopping="auto", validation_fraction=0.1,
                  device="auto", random_state=None, verbose=0, warm_start=False):
@@ -134,6 +134,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
     validation_scores_ = property(lambda self: self._state.validation_scores)
     best_validation_score_ = property(lambda self: self._state.best_validation_score)
     best_loss_ = property(lambda self: self._state.best_loss)
+    alpha_ = property(lambda self: self._state.trainer.alpha)
     n_iter_ = property(lambda self: self._state.n_iter)
     t_ = property(lambda self: self._state.t)
     fit_time_ = property(lambda self: self._state.fit_time)

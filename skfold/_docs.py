@@ -119,16 +119,16 @@ PARAMETERS = """
         (``partial_fit`` always uses Adam with ``"auto"``). An L-BFGS run whose line search
         fails on a ReLU kink while the largest gradient entry is still above ``tol`` is moved
         off the kink by a few full-batch Adam steps and resumed.
-    alpha : float or "auto", default=1e-4
+    alpha : float or "auto", default="auto"
         L2 penalty, scaled as in ``MLPClassifier`` (``alpha/2 ||W||^2`` over the rows of the
         batch). ``"auto"``: ``1.0``, the penalty of ``LogisticRegression``'s ``C=1`` that the
-        linear seed has, with full-batch L-BFGS on fewer than 10,000 rows; ``1e-4``
-        otherwise (Adam and SGD, ``partial_fit`` included, divide the penalty by the batch's
-        rows, so it does not fade as the data grows; on more rows each new unit's penalty
-        outweighed the gain a growth must bring). On the real-data suite ``"auto"`` gained
-        0.35 ± 0.24 points over 22 tables (a tie on the mean, with goals 2, 3 and 9 of issue
-        24 met), but on clean low-dimensional data it can stop growth early (a 1-D sine: R²
-        0.16-0.28 on two of four seeds, against 0.97), so it is not the default
+        linear seed has, with full-batch L-BFGS on data too small to hold rows out (fewer
+        than 20 held-out rows at ``validation_fraction``: below 200 rows by default), where
+        nothing else keeps L-BFGS from fitting the training rows; ``1e-4``
+        (``MLPClassifier``'s) elsewhere: there held-out rows judge the fit, and a stronger
+        penalty starved the sharp folds of clean low-dimensional data (a 1-D sine: R²
+        0.16-0.28 on two of four seeds), and Adam and SGD (``partial_fit`` included) divide
+        the penalty by the batch's rows. The value used is ``alpha_``
         (``benchmarks/results/real_data_findings.md``).
     batch_size : int or "auto", default="auto"
         Mini-batch size for Adam/SGD; ``"auto"`` is ``min(200, n_samples)`` as in
@@ -234,6 +234,8 @@ ATTRIBUTES = """
         ``fold_point``), ``"qp_inexact"`` or ``"qp_failed"`` (the fold point search's QP).
     loss_ : float
         Training loss of the last epoch, L2 penalty included.
+    alpha_ : float
+        The L2 penalty the last fit trained with (``alpha`` with ``"auto"`` resolved).
     loss_curve_ : list of float
         Training loss at each epoch (L-BFGS: iteration).
     best_loss_ : float or None

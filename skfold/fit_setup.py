@@ -27,21 +27,18 @@ SOLVER_DTYPES = {"lbfgs": torch.float64, "adam": torch.float32, "sgd": torch.flo
 AUTO_LBFGS_MAX_SAMPLES = 100_000
 #: ``alpha="auto"``: ``MLPClassifier``'s penalty, where the linear seed's is not used.
 MLP_ALPHA = 1e-4
-#: ``alpha="auto"`` takes the linear seed's penalty with L-BFGS below this many rows: on more,
-#: the penalty of each new unit outweighed the gain a growth must bring, and growth ended
-#: early (``benchmarks/results/real_data_findings.md``).
-MAX_AUTO_PENALTY_SAMPLES = 10_000
 
 
-def effective_alpha(alpha, solver, n_samples):
+def effective_alpha(alpha, solver, n_samples, validation_fraction):
     """``alpha`` with ``"auto"`` resolved: :data:`~skfold.linear_seed.LINEAR_ALPHA` (the
     penalty of ``LogisticRegression``'s ``C=1``, the linear seed's) for full-batch L-BFGS on
-    fewer than :data:`MAX_AUTO_PENALTY_SAMPLES` rows; else ``MLPClassifier``'s 1e-4 (Adam and
-    SGD divide the penalty by the batch's rows, not the data's, and ``partial_fit`` uses
-    them)."""
+    data too small to hold rows out (``early_stopping="auto"``'s bound): there nothing but the
+    penalty stands between L-BFGS and the training rows. Else ``MLPClassifier``'s 1e-4: held-out
+    rows judge the fit, and a stronger penalty starved the sharp folds clean data needs
+    (``benchmarks/results/real_data_findings.md``)."""
     if alpha != "auto":
         return alpha
-    if solver == "lbfgs" and n_samples < MAX_AUTO_PENALTY_SAMPLES:
+    if solver == "lbfgs" and n_samples * validation_fraction < MIN_AUTO_VALIDATION_ROWS:
         return linear_seed.LINEAR_ALPHA
     return MLP_ALPHA
 
@@ -86,7 +83,7 @@ def new_trainer(est, network, solver, generator, n_samples):
     a fit on ``n_samples`` rows."""
     return Trainer(network, solver=solver, learning_rate=est.learning_rate_init,
                    momentum=est.momentum,
-                   alpha=effective_alpha(est.alpha, solver, n_samples), batch_size=1,
+                   alpha=effective_alpha(est.alpha, solver, n_samples, est.validation_fraction), batch_size=1,
                    task=est._task, generator=generator)
 
 
@@ -190,7 +187,8 @@ def continue_state(est, state, n_samples, incremental, device):
         setattr(state.schedule, name, value)
     if incremental:
         # the optimizer and its step size go on
-        state.trainer.alpha = effective_alpha(est.alpha, state.solver, n_samples)
+        state.trainer.alpha = effective_alpha(est.alpha, state.solver, n_samples,
+                                              est.validation_fraction)
     else:
         early_stopping = validates(est, n_samples)
         if early_stopping and state.validation_scores is None:  # switched on now

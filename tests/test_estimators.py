@@ -529,7 +529,7 @@ def test_lbfgs_phase_ends_when_gradient_is_below_tol(moons):
     X_t = torch.as_tensor(X, dtype=torch.float64)
     with torch.no_grad():
         _, grads = objective_and_gradient(clf.network_, X_t, torch.as_tensor(y), None,
-                                          CLASSIFICATION, clf.alpha)
+                                          CLASSIFICATION, clf.alpha_)
     assert max(float(g.abs().max()) for g in grads) < 1e-2
 
 
