@@ -32,10 +32,10 @@ MLP_ALPHA = 1e-4
 def effective_alpha(alpha, solver, n_samples, validation_fraction):
     """``alpha`` with ``"auto"`` resolved: :data:`~skfold.linear_seed.LINEAR_ALPHA` (the
     penalty of ``LogisticRegression``'s ``C=1``, the linear seed's) for full-batch L-BFGS on
-    data too small to hold rows out (``early_stopping="auto"``'s bound): there nothing but the
-    penalty stands between L-BFGS and the training rows. Else ``MLPClassifier``'s 1e-4: held-out
-    rows judge the fit, and a stronger penalty starved the sharp folds clean data needs
-    (``benchmarks/results/real_data_findings.md``)."""
+    data too small to hold rows out (``early_stopping="auto"``'s bound): there nothing but
+    the penalty stands between L-BFGS and the training rows. Else ``MLPClassifier``'s 1e-4:
+    held-out rows judge the fit, and a stronger penalty starved the sharp folds clean data
+    needs (``benchmarks/results/real_data_findings.md``)."""
     if alpha != "auto":
         return alpha
     if solver == "lbfgs" and n_samples * validation_fraction < MIN_AUTO_VALIDATION_ROWS:
@@ -83,8 +83,8 @@ def new_trainer(est, network, solver, generator, n_samples):
     a fit on ``n_samples`` rows."""
     return Trainer(network, solver=solver, learning_rate=est.learning_rate_init,
                    momentum=est.momentum,
-                   alpha=effective_alpha(est.alpha, solver, n_samples, est.validation_fraction), batch_size=1,
-                   task=est._task, generator=generator)
+                   alpha=effective_alpha(est.alpha, solver, n_samples, est.validation_fraction),
+                   batch_size=1, task=est._task, generator=generator)
 
 
 #: ``early_stopping="auto"`` holds rows out when at least this many would be held out...

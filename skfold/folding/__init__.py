@@ -55,7 +55,8 @@ from .settings import (
 __all__ = [
     "find_typical_mispredicted_instance", "fold_point_search", "hidden_layer_broaden",
     "equivalent_network_deepening", "gradmax_outgoing", "random_incoming", "typical_instances",
-    "search_signals", "search_subsample", "candidate_rows", "margin_rows", "SearchSignals", "boundary_equations",
+    "search_signals", "search_subsample", "candidate_rows", "margin_rows", "SearchSignals",
+    "boundary_equations",
     "nearest_point_on", "fold_incoming", "gradmax_objective", "incoming_scale", "adds_nothing",
     "input_gradient_incoming", "dead_units", "GrowthSettings", "INITS", "INSTANCE_SELECTIONS",
     "FOLD_POINTS", "OUTGOING_WEIGHTS", "line_search_outgoing", "FLAT_SEGMENT", "REDUNDANT_FOLD",
