@@ -38,7 +38,7 @@ def effective_alpha(alpha, solver, n_samples, validation_fraction):
     needs (``benchmarks/results/real_data_findings.md``)."""
     if alpha != "auto":
         return alpha
-    if solver == "lbfgs" and n_samples * validation_fraction < MIN_AUTO_VALIDATION_ROWS:
+    if solver == "lbfgs" and too_few_to_hold_out(n_samples, validation_fraction):
         return linear_seed.LINEAR_ALPHA
     return MLP_ALPHA
 
@@ -94,6 +94,12 @@ MIN_AUTO_VALIDATION_ROWS = 20
 MAX_AUTO_VALIDATION_SAMPLES = 10_000
 
 
+def too_few_to_hold_out(n_samples, validation_fraction):
+    """Whether ``validation_fraction`` of ``n_samples`` rows is fewer held-out rows than
+    ``early_stopping="auto"`` holds out (:data:`MIN_AUTO_VALIDATION_ROWS`)."""
+    return n_samples * validation_fraction < MIN_AUTO_VALIDATION_ROWS
+
+
 def validates(est, n_samples, incremental=False):
     """Whether a ``fit`` on ``n_samples`` rows holds out a validation set (``early_stopping``);
     ``"auto"`` does from 20 held-out rows up to 10,000 rows in all, and never in
@@ -103,7 +109,7 @@ def validates(est, n_samples, incremental=False):
     if est.early_stopping == "auto":
         if incremental or est.growth_schedule == "fixed":
             return False
-        return (n_samples * est.validation_fraction >= MIN_AUTO_VALIDATION_ROWS
+        return (not too_few_to_hold_out(n_samples, est.validation_fraction)
                 and n_samples < MAX_AUTO_VALIDATION_SAMPLES)
     return bool(est.early_stopping)
 
@@ -151,12 +157,10 @@ def _line_search_seed_units(est, call, X, y_enc, sw):
     """The seed units' outgoing weights by the line search of ``outgoing_weights``."""
     network = call.state.network
     rows = folding.search_subsample(X.shape[0], est.search_subsample, call.state.rng)
-    weights = network.weights[0]
-    Xs = to_tensor(X[rows] if not hasattr(X, "tocsr") else X[rows].toarray(),
-                   weights.dtype, weights.device)
-    ys = torch.as_tensor(np.asarray(y_enc)[rows], device=weights.device)
-    ys = ys.to(est._task.target_dtype(weights.dtype))
-    ws = to_tensor(np.asarray(sw)[rows], weights.dtype, weights.device)
+    dtype, device = network.weights[0].dtype, network.weights[0].device
+    Xs = features(X[rows], dtype, device, whole=True)
+    ys = to_tensor(np.asarray(y_enc)[rows], est._task.target_dtype(dtype), device)
+    ws = to_tensor(np.asarray(sw)[rows], dtype, device)
     signals = folding.search_signals(network, 0, Xs, ys, ws, est._task)
     folding.line_search_outgoing(network, 0, slice(0, network.hidden_sizes[0]), Xs, ys, ws,
                                  est._task, signals.delta)

@@ -38,6 +38,7 @@ def line_search_outgoing(network, layer: int, units: slice, X, y, sample_weight,
         return 0.0
     others = w_next[:, :units.start]
     scale = float(others.norm(dim=0).mean()) if others.numel() else 1.0
+    scale = scale if scale > 0 else 1.0
     direction = -gradient / norm
 
     def loss():
@@ -45,7 +46,7 @@ def line_search_outgoing(network, layer: int, units: slice, X, y, sample_weight,
 
     best_loss, best_step = loss(), 0.0
     for factor in STEP_FACTORS:
-        step = float(factor) * (scale if scale > 0 else 1.0)
+        step = float(factor) * scale
         w_next[:, units] = direction * step
         value = loss()
         if value < best_loss:
