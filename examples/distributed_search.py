@@ -116,7 +116,7 @@ def out_of_core_demo(n_samples, chunk_size):
     # each partial_fit call is one epoch; under the default "plateau" schedule a stream grows
     # at the end of a call once the phase's returns diminish, its search reading the chunk and
     # a reservoir of earlier rows (at most search_subsample of them)
-    params = dict(solver="adam", learning_rate_init=0.01, max_hidden_units=12, random_state=0)
+    params = dict(solver="adam", max_hidden_units=12, random_state=0)
     clf = fit_on_chunks(FoldGrowClassifier(**params), dX, dy, classes=np.unique(y),
                         n_epochs=10)
     # the same stream, the network kept at its 2-unit seed: what growth brings
@@ -136,8 +136,7 @@ def incremental_demo(dX, dy, X_test, y_test):
     except ImportError:
         print("(dask-ml not installed: skipping its Incremental wrapper)")
         return
-    inc = Incremental(FoldGrowClassifier(solver="adam", learning_rate_init=0.01,
-                                         random_state=0), shuffle_blocks=False)
+    inc = Incremental(FoldGrowClassifier(solver="adam", random_state=0), shuffle_blocks=False)
     inc.fit(dX, dy, classes=np.unique(y_test))
     print(f"dask-ml Incremental (one pass): held-out accuracy {inc.score(X_test, y_test):.3f}")
 

@@ -72,7 +72,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         "solver": [StrOptions({"auto", "lbfgs", "adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -90,8 +90,8 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
                  growth_patience=2, min_growth_gain=5.0, init="fold", instance_selection="kmeans",
                  n_clusters=8, search_subsample=2000, fold_point="segment", margin_fraction=0.0,
                  outgoing_weights="zero", linear_seed="auto", solver="auto", alpha="auto",
-                 batch_size="auto", learning_rate_init=1e-3, momentum=0.9, max_iter=1000, tol=1e-4,
-                 n_iter_no_change=10, early_stopping="auto", validation_fraction=0.1,
+                 batch_size="auto", learning_rate_init="auto", momentum=0.9, max_iter=1000,
+                 tol=1e-4, n_iter_no_change=10, early_stopping="auto", validation_fraction=0.1,
                  device="auto", random_state=None, verbose=0, warm_start=False):
         self.hidden_units = hidden_units
         self.max_hidden_units = max_hidden_units
@@ -135,6 +135,8 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
     best_validation_score_ = property(lambda self: self._state.best_validation_score)
     best_loss_ = property(lambda self: self._state.best_loss)
     alpha_ = property(lambda self: self._state.trainer.alpha)
+    learning_rate_ = property(lambda self: None if self._state.solver == "lbfgs"
+                              else self._state.trainer.learning_rate)
     n_iter_ = property(lambda self: self._state.n_iter)
     t_ = property(lambda self: self._state.t)
     fit_time_ = property(lambda self: self._state.fit_time)

@@ -134,8 +134,13 @@ PARAMETERS = """
         Mini-batch size for Adam/SGD; ``"auto"`` is ``min(200, n_samples)`` as in
         ``MLPClassifier``, but ``n_samples // 1000`` above 200,000 rows: per-step overhead, not
         arithmetic, sets the epoch time of small batches (``benchmarks/results/speed.md``).
-    learning_rate_init : float, default=1e-3
-        Step size of Adam/SGD.
+    learning_rate_init : float or "auto", default="auto"
+        Step size of Adam/SGD. ``"auto"``: ``1e-3`` (``MLPClassifier``'s) in ``fit``, ``1e-2``
+        in ``partial_fit``, where every call trains one epoch: over thirty calls on seven
+        streams (``benchmarks/results/streams.md``) the larger step came within 1 point of
+        ``MLPClassifier(100).partial_fit`` on five where ``1e-3`` did on one. A ``fit``'s
+        optimizer, its step with it, goes on in the ``partial_fit`` calls after it. The value
+        used is ``learning_rate_``.
     momentum : float, default=0.9
         Nesterov momentum of SGD.
     max_iter : int, default=1000
@@ -236,6 +241,9 @@ ATTRIBUTES = """
         Training loss of the last epoch, L2 penalty included.
     alpha_ : float
         The L2 penalty the last fit trained with (``alpha`` with ``"auto"`` resolved).
+    learning_rate_ : float or None
+        The step size of Adam/SGD (``learning_rate_init`` with ``"auto"`` resolved, lowered
+        if training diverged); None under L-BFGS, which takes no fixed step.
     loss_curve_ : list of float
         Training loss at each epoch (L-BFGS: iteration).
     best_loss_ : float or None

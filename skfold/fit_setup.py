@@ -27,6 +27,11 @@ SOLVER_DTYPES = {"lbfgs": torch.float64, "adam": torch.float32, "sgd": torch.flo
 AUTO_LBFGS_MAX_SAMPLES = 100_000
 #: ``alpha="auto"``: ``MLPClassifier``'s penalty, where the linear seed's is not used.
 MLP_ALPHA = 1e-4
+#: ``learning_rate_init="auto"``: ``MLPClassifier``'s step in ``fit``...
+MLP_LEARNING_RATE = 1e-3
+#: ...and ten times it in ``partial_fit``, where every call is one epoch
+#: (``benchmarks/results/streams.md``).
+STREAM_LEARNING_RATE = 1e-2
 
 
 def effective_alpha(alpha, solver, n_samples, validation_fraction):
@@ -41,6 +46,14 @@ def effective_alpha(alpha, solver, n_samples, validation_fraction):
     if solver == "lbfgs" and too_few_to_hold_out(n_samples, validation_fraction):
         return linear_seed.LINEAR_ALPHA
     return MLP_ALPHA
+
+
+def effective_learning_rate(learning_rate_init, incremental):
+    """``learning_rate_init`` with ``"auto"`` resolved: :data:`MLP_LEARNING_RATE` in ``fit``,
+    :data:`STREAM_LEARNING_RATE` in ``partial_fit``."""
+    if learning_rate_init != "auto":
+        return learning_rate_init
+    return STREAM_LEARNING_RATE if incremental else MLP_LEARNING_RATE
 
 
 def effective_solver(solver, n_samples, incremental):
@@ -78,10 +91,11 @@ def growth_settings(est):
                           outgoing_weights=est.outgoing_weights)
 
 
-def new_trainer(est, network, solver, generator, n_samples):
+def new_trainer(est, network, solver, generator, n_samples, incremental):
     """A trainer (and optimizer) for ``network`` with the estimator's current settings, for
-    a fit on ``n_samples`` rows."""
-    return Trainer(network, solver=solver, learning_rate=est.learning_rate_init,
+    a fit (``partial_fit`` if ``incremental``) on ``n_samples`` rows."""
+    return Trainer(network, solver=solver,
+                   learning_rate=effective_learning_rate(est.learning_rate_init, incremental),
                    momentum=est.momentum,
                    alpha=effective_alpha(est.alpha, solver, n_samples, est.validation_fraction),
                    batch_size=1, task=est._task, generator=generator)
@@ -123,7 +137,7 @@ def new_state(est, n_features, n_outputs, n_samples, incremental, device):
     width = seed_width(est, n_outputs)
     network = GrowableMLP.initialize(n_features, [width], n_outputs, generator=generator,
                                      dtype=SOLVER_DTYPES[solver], device=device)
-    trainer = new_trainer(est, network, solver, generator, n_samples)
+    trainer = new_trainer(est, network, solver, generator, n_samples, incremental)
     return FitState(network=network, trainer=trainer,
                     schedule=GrowthSchedule(**schedule_settings(est)), rng=rng, solver=solver,
                     hidden_units=width, early_stopping=validates(est, n_samples, incremental))
@@ -203,7 +217,7 @@ def continue_state(est, state, n_samples, incremental, device):
         state.solver = effective_solver(est.solver, n_samples, incremental=False)
         state.network.to(SOLVER_DTYPES[state.solver])
         state.trainer = new_trainer(est, state.network, state.solver, state.trainer.generator,
-                                    n_samples)
+                                    n_samples, incremental=False)
     if state.network.weights[0].device != device:
         state.move_to(device)
 

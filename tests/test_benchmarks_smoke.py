@@ -241,7 +241,8 @@ def test_streaming_quick_writes_every_row(monkeypatch, tmp_path):
     for model in ("skfold (defaults)", "skfold, units_per_growth=3",
                   "skfold, early_stopping=True", 'skfold, growth_schedule="none"',
                   "MLPClassifier(100)", "MLPClassifier at skfold's grown width",
-                  "skfold, learning_rate_init=0.01, units_per_growth=3",
+                  'skfold, learning_rate_init=0.001 (the default before "auto")',
+                  "skfold, learning_rate_init=0.001, units_per_growth=3",
                   "MLPClassifier(100), learning_rate_init=0.01",
                   "MLPClassifier(33), the goal's most units"):
         assert f"| {model}" in report

@@ -377,3 +377,31 @@ def test_early_stopping_on_chunks_too_small_to_hold_out_a_share():
     for i in range(5):
         single.partial_fit(X[i:i + 1], y[i:i + 1], classes=[0, 1])
     assert single.t_ == 5 and single.validation_scores_ == []
+
+
+def _classes(est):
+    return {"classes": [0, 1]} if isinstance(est, FoldGrowClassifier) else {}
+
+
+def test_learning_rate_init_auto_steps_ten_times_further_in_partial_fit_than_in_fit():
+    chunks, _, _ = _task()
+    X, y = chunks[0]
+    for est in (FoldGrowClassifier(random_state=0), FoldGrowRegressor(random_state=0)):
+        assert clone(est).partial_fit(X, y, **_classes(est)).learning_rate_ == 0.01
+        assert clone(est).set_params(solver="adam", max_iter=3).fit(X, y).learning_rate_ == 0.001
+        assert clone(est).set_params(learning_rate_init=0.05).partial_fit(
+            X, y, **_classes(est)).learning_rate_ == 0.05
+    # a fit's optimizer goes on in partial_fit, its step with it; L-BFGS takes no step
+    fitted = FoldGrowClassifier(solver="adam", max_iter=3, random_state=0).fit(X, y)
+    assert fitted.partial_fit(*chunks[1]).learning_rate_ == 0.001
+    assert FoldGrowClassifier(random_state=0).fit(X, y).learning_rate_ is None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_stream_at_the_default_step_learns_more_than_at_mlpclassifiers_step(seed):
+    """Thirty Adam epochs at 0.001 are few: the default stream gets further in the same calls."""
+    chunks, X_test, y_test = _task(seed)
+    default = _stream(FoldGrowClassifier(max_hidden_units=12, random_state=0), chunks)
+    mlp_step = _stream(FoldGrowClassifier(max_hidden_units=12, learning_rate_init=0.001,
+                                          random_state=0), chunks)
+    assert default.score(X_test, y_test) > mlp_step.score(X_test, y_test) + 0.1
