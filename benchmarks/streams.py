@@ -113,8 +113,11 @@ def run_one(stream, seed, name, quick):
 
 
 def mean_se(values, digits=3):
+    """``mean ± standard error`` (the mean alone for a single value)."""
     values = np.asarray(values, dtype=float)
-    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+    if len(values) < 2:
+        return f"{values.mean():.{digits}f}"
+    se = values.std(ddof=1) / np.sqrt(len(values))
     return f"{values.mean():.{digits}f} ± {se:.{digits}f}"
 
 

@@ -270,3 +270,14 @@ def test_last_phase_quick_scores_every_table_with_and_without_the_phase(monkeypa
     for row in rows:
         assert len(row.split("|")) == 2 + 6  # linear, MLP, defaults and the two phases
     assert report.count("against the defaults:") == 2
+
+
+def test_streams_quick_writes_every_model_of_every_stream(monkeypatch, tmp_path):
+    run_quick(monkeypatch, tmp_path, "streams.py")
+    report = (tmp_path / "streams_quick.md").read_text()
+    assert "QUICK run" in report and "nan" not in report.lower()
+    for stream in ("issue", "moons"):
+        for model in ("skfold (defaults)", "skfold, learning_rate_init=0.001",
+                      "skfold, units_per_growth=3", "MLP(100)", "MLP(33)"):
+            assert f"| {stream} | {model} |" in report
+    assert "Within 1 point of MLP(100) (streams of 2)" in report
