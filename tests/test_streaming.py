@@ -399,7 +399,7 @@ def test_learning_rate_init_auto_steps_ten_times_further_in_partial_fit_than_in_
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_stream_at_the_default_step_learns_more_than_at_mlpclassifiers_step(seed):
-    """Thirty Adam epochs at 0.001 are few: the default stream gets further in the same calls."""
+    """Twenty Adam epochs at 0.001 are few: the default stream gets further in the same calls."""
     chunks, X_test, y_test = _task(seed)
     default = _stream(FoldGrowClassifier(max_hidden_units=12, random_state=0), chunks)
     mlp_step = _stream(FoldGrowClassifier(max_hidden_units=12, learning_rate_init=0.001,
