@@ -207,6 +207,27 @@ def counts(cache, names, row=DEFAULTS):
     return out
 
 
+def same_width_losses(cache, names, row=DEFAULTS):
+    """Goal 1's misses: the tables where ``row`` does not beat the better same-width MLP, each
+    with the difference of the means and its standard error paired over the folds (the same
+    folds for every row), and whether it is a tie (within two standard errors)."""
+    lines = []
+    for name in names:
+        score = mean_of(cache, name, row)
+        mlps = [r for r in GROWN_WIDTH_ROWS[1:] if mean_of(cache, name, r) is not None]
+        if score is None or not mlps:
+            continue
+        mlp = max(mlps, key=lambda r: mean_of(cache, name, r))
+        if score > mean_of(cache, name, mlp):
+            continue
+        diff = np.array([a["score"] - b["score"] for a, b in zip(cache[name][row],
+                                                                  cache[name][mlp])])
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+        verdict = "tie" if abs(diff.mean()) <= 2 * se else "loss"
+        lines.append(f"  - {name}: {diff.mean():+.4f} ± {se:.4f} against {mlp} ({verdict})")
+    return lines
+
+
 def gap_median(cache, names, row, other):
     """Median over ``names`` of ``row``'s mean score minus ``other``'s (None if none)."""
     gaps = [mean_of(cache, n, row) - mean_of(cache, n, other) for n in names
@@ -273,8 +294,11 @@ def report(cache, names, rows, header):
         parts += [f"\n## {title}\n", markdown_table(
             ["table", *shown], [[n, *(cell(cache, n, r, key) for r in shown)] for n in names])]
     parts.append(f"\n## Summary ({DEFAULTS})\n")
-    parts += [f"- {bar}: {met} of {total}" for bar, (met, total) in
-              counts(cache, names).items()]
+    for bar, (met, total) in counts(cache, names).items():
+        parts.append(f"- {bar}: {met} of {total}")
+        if bar.startswith("beats the same-width MLP"):
+            parts.append("  (the others: mean difference ± standard error, paired over folds)")
+            parts += same_width_losses(cache, names)
     parts += goal_lines(cache, names)
     return "\n".join(parts) + "\n"
 
