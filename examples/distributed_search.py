@@ -22,7 +22,8 @@
    (when a phase's returns diminish: a stream cannot wait for a plateau), its typical-instance
    search reading the chunk and a bounded reservoir of earlier rows, so a model can be grown
    over chunks that never sit in memory together: ``fit_on_chunks`` loads one chunk of a Dask
-   array at a time, and the same stream without growth shows what growth brings. dask-ml's
+   array at a time; the same stream without growth shows what growth brings, and
+   ``MLPClassifier(100)`` fed the same chunks what a fixed wide network reaches. dask-ml's
    ``Incremental`` wrapper does the same thing (``Incremental(clf, shuffle_blocks=False)
    .fit(X, y, classes=...)``, one pass over the blocks) and works with scikit-learn 1.9, but
    pulls in pyarrow and numba, so it is used here only when installed.
@@ -99,14 +100,17 @@ def fit_on_chunks(estimator, X, y, *, classes=None, n_epochs=1):
 
 
 def out_of_core_demo(n_samples, chunk_size):
-    """Grow a classifier over the chunks of a Dask array, and a linear model the same way.
+    """Grow a classifier over the chunks of a Dask array, and fixed models the same way.
 
     Returns the grown classifier, the held-out accuracies (``"grown"``; ``"seed"``: the same
-    stream without growth; ``"linear"``: a linear model fed the same way), and the data.
+    stream without growth; ``"linear"``: a linear model fed the same way; ``"mlp100"``:
+    ``MLPClassifier(100)``, whose ``partial_fit`` is the reference a grown stream is held
+    to), and the data.
     """
     import dask.array as da
     from sklearn.datasets import make_moons
     from sklearn.linear_model import SGDClassifier
+    from sklearn.neural_network import MLPClassifier
 
     X, y = make_moons(n_samples=n_samples, noise=0.2, random_state=1)
     X_test, y_test = make_moons(n_samples=1000, noise=0.2, random_state=2)
@@ -124,8 +128,10 @@ def out_of_core_demo(n_samples, chunk_size):
                          classes=np.unique(y), n_epochs=10)
     linear = fit_on_chunks(SGDClassifier(loss="log_loss", random_state=0), dX, dy,
                            classes=np.unique(y), n_epochs=10)
+    mlp = fit_on_chunks(MLPClassifier(random_state=0), dX, dy, classes=np.unique(y),
+                        n_epochs=10)
     scores = {"grown": clf.score(X_test, y_test), "seed": seed.score(X_test, y_test),
-              "linear": linear.score(X_test, y_test)}
+              "linear": linear.score(X_test, y_test), "mlp100": mlp.score(X_test, y_test)}
     return clf, scores, (dX, dy, X_test, y_test)
 
 
@@ -183,13 +189,15 @@ def main(quick=QUICK, out=None):
     print(f"partial_fit over {dX.numblocks[0]} chunks of a Dask array: held-out accuracy "
           f"{score:.3f}, {clf.hidden_layer_sizes_[0]} hidden units after {clf.n_growths_} "
           f"growths (the same stream without growth, 2 units: {scores['seed']:.3f}; a linear "
-          f"model trained the same way: {scores['linear']:.3f})")
+          f"model trained the same way: {scores['linear']:.3f}; MLPClassifier(100): "
+          f"{scores['mlp100']:.3f})")
     incremental_demo(dX, dy, X_hold, y_hold)
     out = output_dir() if out is None else out
     save_figure(clf, score, dX.numblocks[0], X_hold, y_hold, out)
     print(f"figure written to {out}")
     return {"search": search, "chunked": clf, "chunked_score": score,
-            "seed_score": scores["seed"], "linear_score": scores["linear"]}
+            "seed_score": scores["seed"], "linear_score": scores["linear"],
+            "mlp100_score": scores["mlp100"]}
 
 
 if __name__ == "__main__":

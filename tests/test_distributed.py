@@ -48,6 +48,10 @@ def test_dask_example_finds_the_local_best_parameters(example, tmp_path, capsys)
     # and what the 2-unit seed learns from the same stream, without growth
     assert result["chunked_score"] >= result["seed_score"] + 0.03
     assert result["chunked"].hidden_layer_sizes_[0] > 2
+    # issue 25's bar for a stream: within 1 point of MLPClassifier(100).partial_fit on the
+    # same chunks, with at most a third of its units
+    assert result["chunked_score"] >= result["mlp100_score"] - 0.01
+    assert result["chunked"].hidden_layer_sizes_[0] <= 33
     assert (tmp_path / "distributed_search.png").stat().st_size > 10_000
 
 
