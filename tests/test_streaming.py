@@ -391,6 +391,7 @@ def test_learning_rate_init_auto_steps_ten_times_further_in_partial_fit_than_in_
         assert clone(est).set_params(solver="adam", max_iter=3).fit(X, y).learning_rate_ == 0.001
         assert clone(est).set_params(learning_rate_init=0.05).partial_fit(
             X, y, **_classes(est)).learning_rate_ == 0.05
+    assert FoldGrowRegressor(solver="sgd", random_state=0).partial_fit(X, y).learning_rate_ == 0.01
     # a fit's optimizer goes on in partial_fit, its step with it; L-BFGS takes no step
     fitted = FoldGrowClassifier(solver="adam", max_iter=3, random_state=0).fit(X, y)
     assert fitted.partial_fit(*chunks[1]).learning_rate_ == 0.001
