@@ -224,9 +224,11 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
             self.__dict__ = previous
             raise
 
-    def _start_call(self, X, y, sample_weight, incremental, classes):
+    def _start_call(self, X, y, sample_weight, incremental, classes, wide_seed=False):
         """Validate the data and prepare the state a call trains, without touching the fitted
-        one."""
+        one. ``wide_seed``: start again from :func:`~skfold.fit_setup.nothing_to_fold_on`'s
+        seed (see there)."""
+        arguments = (X, y, sample_weight, incremental, classes)
         first = not hasattr(self, "_state") or not (self.warm_start or incremental)
         X, y = validate_Xy(self, X, y, reset=first)
         sw = validate_sample_weight(sample_weight, X)
@@ -242,7 +244,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         device = resolve_device(self.device)
         if first:
             state = fit_setup.new_state(self, X.shape[1], self._n_output_units(), X.shape[0],
-                                        incremental, device)
+                                        incremental, device, wide_seed)
         else:
             state = self._state.copy()
             fit_setup.continue_state(self, state, X.shape[0], incremental, device)
@@ -257,6 +259,8 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
             call.val = (*fit_setup.data_tensors(self, state, *val, device), val[2])
         if first and fit_setup.uses_linear_seed(self, call):
             fit_setup.seed_linear(self, call, X, y_enc, sw, val)
+            if not wide_seed and fit_setup.nothing_to_fold_on(self, call, X, y_enc, sw, val):
+                return self._start_call(*arguments, wide_seed=True)
         call.data = fit_setup.data_tensors(self, state, X, y_enc, sw, device)
         state.trainer.batch_size = fit_setup.batch_size(self, X.shape[0])
         return state, call, y_enc, sw

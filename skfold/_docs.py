@@ -13,7 +13,12 @@ PARAMETERS = """
         most ``max_hidden_units``; a seed narrower than the output layer is a rank
         bottleneck that growth must first undo. A wider seed reaches a given width in fewer
         training phases, so it fits faster (``benchmarks/results/speed.md``), and leaves
-        growth less to decide.
+        growth less to decide. Where nothing is left to fold on (the linear seed, fitted on
+        the training rows, mis-predicts a smaller share of them than one held-out row is:
+        digits, breast_cancer) and ``alpha``, ``early_stopping`` and ``linear_seed`` are
+        ``"auto"`` too, the seed is half of ``max_hidden_units`` (if wider), trained at the
+        linear seed's penalty, and the held-out rows judge it against the linear model
+        (``benchmarks/results/real_data_findings.md``).
     max_hidden_units : int, default=32
         Upper bound on the total number of hidden units over all layers; growth stops there.
     max_depth : int, default=1
@@ -128,7 +133,8 @@ PARAMETERS = """
         (``MLPClassifier``'s) elsewhere: there held-out rows judge the fit, and a stronger
         penalty starved the sharp folds of clean low-dimensional data (a 1-D sine: R²
         0.16-0.28 on two of four seeds), and Adam and SGD (``partial_fit`` included) divide
-        the penalty by the batch's rows. The value used is ``alpha_``
+        the penalty by the batch's rows. ``1.0`` also where ``hidden_units="auto"`` finds
+        nothing to fold on (see there). The value used is ``alpha_``
         (``benchmarks/results/real_data_findings.md``).
     batch_size : int or "auto", default="auto"
         Mini-batch size for Adam/SGD; ``"auto"`` is ``min(200, n_samples)`` as in

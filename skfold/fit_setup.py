@@ -128,16 +128,20 @@ def validates(est, n_samples, incremental=False):
     return bool(est.early_stopping)
 
 
-def new_state(est, n_features, n_outputs, n_samples, incremental, device):
-    """A freshly initialised network and everything that trains it."""
+def new_state(est, n_features, n_outputs, n_samples, incremental, device, wide_seed=False):
+    """A freshly initialised network and everything that trains it (``wide_seed``: see
+    :func:`nothing_to_fold_on`)."""
     rng = check_random_state(est.random_state)
     generator = torch.Generator()
     generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
     solver = effective_solver(est.solver, n_samples, incremental)
-    width = seed_width(est, n_outputs)
+    width = max(seed_width(est, n_outputs), est.max_hidden_units // 2) if wide_seed else (
+        seed_width(est, n_outputs))
     network = GrowableMLP.initialize(n_features, [width], n_outputs, generator=generator,
                                      dtype=SOLVER_DTYPES[solver], device=device)
     trainer = new_trainer(est, network, solver, generator, n_samples, incremental)
+    if wide_seed:
+        trainer.alpha = linear_seed.LINEAR_ALPHA
     return FitState(network=network, trainer=trainer,
                     schedule=GrowthSchedule(**schedule_settings(est)), rng=rng, solver=solver,
                     hidden_units=width, early_stopping=validates(est, n_samples, incremental))
@@ -165,6 +169,21 @@ def seed_linear(est, call, X, y_enc, sw, val=None):
         call.linear_refit = linear_seed.all_rows((X, y_enc, sw), val)
     call.start = snapshot(call.state.network)
     call.start_is_candidate = not call.incremental
+
+
+def nothing_to_fold_on(est, call, X, y_enc, sw, val):
+    """Whether the linear seed just fitted on the training rows ``X`` mis-predicts a smaller
+    share of them than one held-out row of ``val`` is, with every setting involved left at
+    ``"auto"``. Growth then has (almost) nothing to fold on, and the held-out rows cannot
+    resolve what one more unit adds: the call starts again with half of ``max_hidden_units``
+    as its seed and the linear seed's penalty (:data:`~skfold.linear_seed.LINEAR_ALPHA`),
+    the held-out rows judging that network against the linear model as before
+    (``benchmarks/results/real_data_findings.md``)."""
+    if val is None or any(getattr(est, name) != "auto" for name in (
+            "early_stopping", "alpha", "hidden_units", "linear_seed")):
+        return False
+    error = linear_seed.training_error(call.state.network, X, y_enc, sw, est._task)
+    return error is not None and error < 1 / len(val[1])
 
 
 def _line_search_seed_units(est, call, X, y_enc, sw):

@@ -90,6 +90,18 @@ def set_linear(network, X, y_enc, sample_weight, task):
     network.biases[-1].copy_(torch.as_tensor(b, dtype=w_out.dtype))
 
 
+def training_error(network, X, y_enc, sample_weight, task):
+    """The weighted share of the rows ``X`` that ``network``'s linear part (with its output
+    bias: the network as :func:`set_linear` leaves it) mis-predicts; None for a regressor."""
+    if task.name != "classification":
+        return None
+    S = network.linear.detach().double().cpu().numpy()
+    b = network.biases[-1].detach().double().cpu().numpy()
+    wrong = (np.asarray(X @ S.T) + b).argmax(axis=1) != np.asarray(y_enc)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    return float(sample_weight @ wrong / sample_weight.sum())
+
+
 def all_rows(train, val):
     """The training rows ``(X, y_enc, sw)`` and the held-out ones, stacked."""
     stack = scipy.sparse.vstack if scipy.sparse.issparse(train[0]) else np.concatenate
