@@ -157,6 +157,12 @@ def mean_std(values, digits=3):
     return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
 
+def standard_error(values):
+    """The standard error of the mean of ``values`` (nan for fewer than two)."""
+    values = np.asarray(values, dtype=float)
+    return values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+
+
 def markdown_table(header, rows):
     """A GitHub Markdown table from a header and rows of already formatted cells."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -27,7 +27,7 @@ from sklearn.compose import TransformedTargetRegressor
 
 import _tables
 from _common import final_estimator, markdown_table, mean_std, parse_args, report_header
-from _common import single_threaded, write_report
+from _common import single_threaded, standard_error, write_report
 from real_data import QUICK, build, splits
 
 #: The larger penalties of the last phase.
@@ -79,7 +79,7 @@ def summary(results):
     for alpha in ALPHAS:
         gaps = np.array([np.mean(s[last_phase_row(alpha)]) - np.mean(s[DEFAULTS])
                          for s in results.values()])
-        se = gaps.std(ddof=1) / np.sqrt(len(gaps)) if len(gaps) > 1 else float("nan")
+        se = standard_error(gaps)
         lines.append(f"- {last_phase_row(alpha)} against the defaults: "
                      f"{100 * gaps.mean():+.2f} ± {100 * se:.2f} points (mean ± standard error "
                      f"over {len(gaps)} tables); {(gaps > 5e-4).sum()} up, "

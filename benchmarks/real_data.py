@@ -34,7 +34,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 import _tables
 from _common import (RESULTS_DIR, final_estimator, markdown_table, report_header,
-                     single_threaded, write_report)
+                     single_threaded, standard_error, write_report)
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 
 try:
@@ -222,7 +222,7 @@ def same_width_losses(cache, names, row=DEFAULTS):
             continue
         diff = np.array([a["score"] - b["score"] for a, b in zip(cache[name][row],
                                                                   cache[name][mlp])])
-        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+        se = standard_error(diff)
         verdict = "tie" if abs(diff.mean()) <= 2 * se else "loss"
         lines.append(f"  - {name}: {diff.mean():+.4f} ± {se:.4f} against {mlp} ({verdict})")
     return lines

