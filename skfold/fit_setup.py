@@ -135,8 +135,9 @@ def new_state(est, n_features, n_outputs, n_samples, incremental, device, wide_s
     generator = torch.Generator()
     generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
     solver = effective_solver(est.solver, n_samples, incremental)
-    width = max(seed_width(est, n_outputs), est.max_hidden_units // 2) if wide_seed else (
-        seed_width(est, n_outputs))
+    width = seed_width(est, n_outputs)
+    if wide_seed:
+        width = max(width, est.max_hidden_units // 2)
     network = GrowableMLP.initialize(n_features, [width], n_outputs, generator=generator,
                                      dtype=SOLVER_DTYPES[solver], device=device)
     trainer = new_trainer(est, network, solver, generator, n_samples, incremental)
