@@ -47,13 +47,18 @@ class FlatOptimizer:
         """Drive ``network``'s parameters, carrying state from the last ones bound.
 
         ``carried`` lists ``(old_param, new_param, slices)`` of grown parameters (from
-        :meth:`GrowableMLP.widen`): ``new_param[slices]`` takes ``old_param``'s state, its
-        other entries start fresh. A parameter bound before keeps its state; any other starts
-        fresh.
+        :meth:`GrowableMLP.widen`, in the order of the widenings): ``new_param[slices]`` takes
+        ``old_param``'s state, its other entries start fresh. A parameter bound before keeps
+        its state; any other starts fresh.
         """
         old = getattr(self, "params", [])
-        old_state = {id(p): self.param_state(i) for i, p in enumerate(old)}
-        grown = {id(new): (old_state.get(id(p)), slices) for p, new, slices in carried}
+        known = {id(p): self.param_state(i) for i, p in enumerate(old)}
+        for p, new, slices in carried:
+            # in order: a growth of several units widens the same parameter several times
+            if id(p) in known:
+                known[id(new)] = self._fresh_state(new)
+                for key, value in known[id(p)].items():
+                    known[id(new)][key][slices] = value
         params = list(network.parameters())
         sizes = [p.numel() for p in params]
         like, total = params[0], sum(sizes)
@@ -67,18 +72,17 @@ class FlatOptimizer:
                 flat[start:start + size].copy_(param.detach().reshape(-1))
                 target = {key: value[start:start + size].view_as(param)
                           for key, value in state.items()}
-                if id(param) in old_state:
-                    for key, value in old_state[id(param)].items():
-                        target[key].copy_(value)
-                elif grown.get(id(param), (None,))[0] is not None:
-                    source, slices = grown[id(param)]
-                    for key, value in source.items():
-                        target[key][slices] = value
+                for key, value in known.get(id(param), {}).items():
+                    target[key].copy_(value)
         # all at once, so that an interruption leaves the optimizer as it was or as it is now
         self.params, self.sizes, self.flat, self.state = params, sizes, flat, state
         with torch.no_grad():
             for param, view in zip(params, self._views(flat)):
                 param.data = view
+
+    def _fresh_state(self, param):
+        return {key: torch.full_like(param, FRESH.get(key, 0.0), requires_grad=False)
+                for key in STATE_KEYS[self.solver]}
 
     def _views(self, flat):
         return [chunk.view_as(p) for p, chunk in zip(self.params, torch.split(flat, self.sizes))]

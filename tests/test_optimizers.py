@@ -106,3 +106,26 @@ def test_a_grown_unit_of_a_fitted_estimator_takes_a_fresh_adams_first_step():
     before = est.coefs_[1][3].copy()  # the new unit's outgoing weights: zero
     est.partial_fit(X, y)  # one step: batch_size is the whole data
     np.testing.assert_allclose(np.abs(est.coefs_[1][3] - before), 1e-3, rtol=1e-4)
+
+
+def test_growing_several_units_at_once_keeps_the_old_units_optimizer_state():
+    """The fold init widens the layer once per unit; the old units' Adam moments must survive
+    every widening, so their next step is the one they take after a one-unit growth (new
+    units have zero outgoing weights, so the old units' gradients are the same). Once, a
+    two-unit growth restarted them as fresh parameters."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 3))
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2
+    steps = []
+    for n_units in (1, 2):
+        est = FoldGrowRegressor(solver="adam", hidden_units=3, max_hidden_units=8,
+                                batch_size=80, growth_schedule="none", learning_rate_init=1e-2,
+                                random_state=0)
+        for _ in range(50):
+            est.partial_fit(X, y)
+        est.grow(X, y, n_units=n_units)
+        assert est.hidden_layer_sizes_ == (3 + n_units,)
+        before = est.coefs_[0][:, :3].copy()
+        est.partial_fit(X, y)
+        steps.append(est.coefs_[0][:, :3] - before)
+    np.testing.assert_allclose(steps[1], steps[0], rtol=1e-9, atol=1e-12)
