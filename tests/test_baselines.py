@@ -42,15 +42,16 @@ def test_a_fixed_lbfgs_schedule_grows_at_most_every_grow_every_iterations_to_the
     est = _fit(FoldGrowClassifier(growth_schedule="fixed", grow_every=50, max_hidden_units=12,
                                   random_state=0), X, Y)
     assert est.hidden_layer_sizes_ == (12,)
-    epochs = _growth_epochs(est)
-    assert len(epochs) == 10 and np.all(np.diff([0] + epochs) <= 50)
+    grown = [e["epoch"] for e in est.growth_history_ if e["unit"] is not None]
+    # L-BFGS may stop at once after a growth, and the next growth then comes at that epoch
+    assert len(grown) == 10 and np.all(np.diff([0] + grown) <= 50)
 
 
 def test_a_fixed_schedule_skips_a_growth_with_nothing_mispredicted_and_tries_again():
     Xs, ys = make_blobs(120, centers=2, cluster_std=0.3, random_state=0)
     est = _fit(FoldGrowClassifier(growth_schedule="fixed", grow_every=5, hidden_units=2,
                                   max_iter=40, solver="adam", learning_rate_init=0.05,
-                                  random_state=0), Xs, ys)
+                                  margin_fraction=0.0, random_state=0), Xs, ys)
     skipped = [e for e in est.growth_history_ if e["skipped"] == NOTHING_MISPREDICTED]
     assert len(skipped) >= 2 and len({e["epoch"] for e in skipped}) == len(skipped)
     assert est.n_iter_ == 40  # and training went on as scheduled
