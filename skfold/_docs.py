@@ -90,12 +90,15 @@ PARAMETERS = """
         beyond the data of a layer already affine there, or on an existing unit's
         hyperplane), the unit's hyperplane is normal to the loss gradient at ``x_t`` and lies
         just behind it, and ``growth_history_`` records the fallback.
-    margin_fraction : float, default=0.0
+    margin_fraction : float or "auto", default="auto"
         Classification, when no searched row is mis-predicted: the typical instance is sought
         among this share of the rows whose true class is least ahead of the runner-up (their
         fold point is on the boundary between those two classes of their segment), so growth
         goes on where the network would err next. ``0``: growth stops once every training row
-        is right, as the slides have it; on the real-data suite ``0.1`` did not win
+        is right, as the slides have it. ``"auto"``: ``0.1`` under
+        ``growth_schedule="fixed"``, whose growths are due whatever the loss does (skipped,
+        they would leave the network short of the width the schedule promises), ``0`` under
+        the other schedules, where ``0.1`` did not win on the real-data suite
         (``benchmarks/results/real_data_findings.md``).
     outgoing_weights : {"zero", "line_search"}, default="zero"
         A new unit's outgoing weights. ``"zero"``: the unit joins without changing the

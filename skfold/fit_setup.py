@@ -32,6 +32,10 @@ MLP_LEARNING_RATE = 1e-3
 #: ...and ten times it in ``partial_fit``, where every call is one epoch
 #: (``benchmarks/results/streams.md``).
 STREAM_LEARNING_RATE = 1e-2
+#: ``margin_fraction="auto"`` under ``growth_schedule="fixed"``: a scheduled growth with nothing
+#: mis-predicted folds on this share of smallest-margin rows instead of being skipped
+#: (``benchmarks/results/real_data_findings.md``); under the other schedules, 0.
+FIXED_SCHEDULE_MARGIN_FRACTION = 0.1
 
 
 def effective_alpha(alpha, solver, n_samples, validation_fraction):
@@ -54,6 +58,16 @@ def effective_learning_rate(learning_rate_init, incremental):
     if learning_rate_init != "auto":
         return learning_rate_init
     return STREAM_LEARNING_RATE if incremental else MLP_LEARNING_RATE
+
+
+def effective_margin_fraction(margin_fraction, growth_schedule):
+    """``margin_fraction`` with ``"auto"`` resolved: :data:`FIXED_SCHEDULE_MARGIN_FRACTION`
+    under the ``"fixed"`` schedule (which grows whatever the loss does, so a growth with
+    nothing mis-predicted would otherwise leave the network short of its scheduled width),
+    0 under the others (growth stops once every row is right, as the slides have it)."""
+    if margin_fraction != "auto":
+        return margin_fraction
+    return FIXED_SCHEDULE_MARGIN_FRACTION if growth_schedule == "fixed" else 0.0
 
 
 def effective_solver(solver, n_samples, incremental):
@@ -87,7 +101,9 @@ def growth_settings(est):
     return GrowthSettings(task=est._task, init=est.init,
                           instance_selection=est.instance_selection,
                           n_clusters=est.n_clusters, search_subsample=est.search_subsample,
-                          fold_point=est.fold_point, margin_fraction=est.margin_fraction,
+                          fold_point=est.fold_point,
+                          margin_fraction=effective_margin_fraction(est.margin_fraction,
+                                                                    est.growth_schedule),
                           outgoing_weights=est.outgoing_weights)
 
 

@@ -38,3 +38,40 @@ def test_with_nothing_mispredicted_growth_folds_on_a_smallest_margin_row():
     order = np.argsort(-z)
     assert y[row] in order[:2]
     assert abs(z[order[0]] - z[order[1]]) < 1e-3 * (1 + np.abs(z).max())
+
+
+def _blobs():
+    return make_blobs(n_samples=300, centers=[[-3, 0], [3, 0], [0, 4]], cluster_std=0.5,
+                      random_state=0)
+
+
+def test_a_fixed_schedule_reaches_its_width_by_default_even_with_every_row_right():
+    """``"fixed"`` grows every ``grow_every`` epochs whatever the loss does; by default
+    (``margin_fraction="auto"``) a growth with every row right folds on a smallest-margin row
+    instead of being skipped, so the network ends at the width the schedule promises. With
+    ``margin_fraction=0`` (the slides' rule) every such growth is skipped."""
+    X, y = _blobs()
+    params = dict(growth_schedule="fixed", grow_every=20, hidden_units=3, max_hidden_units=6,
+                  max_iter=100, random_state=0)
+    default = FoldGrowClassifier(**params).fit(X, y)
+    assert default.hidden_layer_sizes_ == (6,)
+    added = [e for e in default.growth_history_ if e["unit"] is not None]
+    assert len(added) == 3
+    assert all(e["predicted"] == e["true"] for e in added)  # right, but by the least margin
+    slides = FoldGrowClassifier(margin_fraction=0.0, **params).fit(X, y)
+    assert slides.hidden_layer_sizes_ == (3,)
+    assert all(e["unit"] is None for e in slides.growth_history_)
+
+
+def test_under_the_plateau_schedule_auto_is_the_slides_rule():
+    """``"auto"`` is ``0`` under ``"plateau"``: the same fit as ``margin_fraction=0``, and
+    ``grow`` with every row right adds nothing."""
+    X, y = _blobs()
+    params = dict(early_stopping=False, max_iter=300, random_state=0)
+    auto = FoldGrowClassifier(**params).fit(X, y)
+    zero = FoldGrowClassifier(margin_fraction=0.0, **params).fit(X, y)
+    np.testing.assert_array_equal(auto.predict_proba(X), zero.predict_proba(X))
+    assert auto.hidden_layer_sizes_ == zero.hidden_layer_sizes_
+    assert (auto.predict(X) == y).all()
+    auto.grow(X, y)
+    assert auto.growth_history_[-1]["unit"] is None
