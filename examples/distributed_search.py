@@ -105,7 +105,7 @@ def out_of_core_demo(n_samples, chunk_size):
     Returns the grown classifier, the held-out accuracies (``"grown"``; ``"seed"``: the same
     stream without growth; ``"linear"``: a linear model fed the same way; ``"mlp100"``:
     ``MLPClassifier(100)``, whose ``partial_fit`` is the reference a grown stream is held
-    to), and the data.
+    to; ``"seed_units"``: the seed's width), and the data.
     """
     import dask.array as da
     from sklearn.datasets import make_moons
@@ -123,7 +123,8 @@ def out_of_core_demo(n_samples, chunk_size):
     params = dict(solver="adam", max_hidden_units=12, random_state=0)
     clf = fit_on_chunks(FoldGrowClassifier(**params), dX, dy, classes=np.unique(y),
                         n_epochs=10)
-    # the same stream, the network kept at its 2-unit seed: what growth brings
+    # the same stream, the network kept at its seed (half of max_hidden_units): what
+    # growth brings
     seed = fit_on_chunks(FoldGrowClassifier(growth_schedule="none", **params), dX, dy,
                          classes=np.unique(y), n_epochs=10)
     linear = fit_on_chunks(SGDClassifier(loss="log_loss", random_state=0), dX, dy,
@@ -131,7 +132,8 @@ def out_of_core_demo(n_samples, chunk_size):
     mlp = fit_on_chunks(MLPClassifier(random_state=0), dX, dy, classes=np.unique(y),
                         n_epochs=10)
     scores = {"grown": clf.score(X_test, y_test), "seed": seed.score(X_test, y_test),
-              "linear": linear.score(X_test, y_test), "mlp100": mlp.score(X_test, y_test)}
+              "linear": linear.score(X_test, y_test), "mlp100": mlp.score(X_test, y_test),
+              "seed_units": seed.hidden_layer_sizes_[0]}
     return clf, scores, (dX, dy, X_test, y_test)
 
 
@@ -184,12 +186,13 @@ def main(quick=QUICK, out=None):
           f"{search.score(X_test, y_test):.3f}")
 
     clf, scores, (dX, dy, X_hold, y_hold) = out_of_core_demo(
-        n_samples=4000 if quick else 40_000, chunk_size=500 if quick else 5000)
+        n_samples=8000 if quick else 40_000, chunk_size=1000 if quick else 5000)
     score = scores["grown"]
     print(f"partial_fit over {dX.numblocks[0]} chunks of a Dask array: held-out accuracy "
           f"{score:.3f}, {clf.hidden_layer_sizes_[0]} hidden units after {clf.n_growths_} "
-          f"growths (the same stream without growth, 2 units: {scores['seed']:.3f}; a linear "
-          f"model trained the same way: {scores['linear']:.3f}; MLPClassifier(100): "
+          f"growths (the same stream without growth, {scores['seed_units']} units: "
+          f"{scores['seed']:.3f}; a linear model trained the same way: "
+          f"{scores['linear']:.3f}; MLPClassifier(100): "
           f"{scores['mlp100']:.3f})")
     incremental_demo(dX, dy, X_hold, y_hold)
     out = output_dir() if out is None else out

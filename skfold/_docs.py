@@ -18,7 +18,10 @@ PARAMETERS = """
         digits, breast_cancer) and ``alpha``, ``early_stopping`` and ``linear_seed`` are
         ``"auto"`` too, the seed is half of ``max_hidden_units`` (if wider), trained at the
         linear seed's penalty, and the held-out rows judge it against the linear model
-        (``benchmarks/results/real_data_findings.md``).
+        (``benchmarks/results/real_data_findings.md``). A network begun by ``partial_fit``
+        starts from half of ``max_hidden_units`` too: a growth comes at most every other
+        call, so a narrow seed spends the stream growing
+        (``benchmarks/results/streams.md``).
     max_hidden_units : int, default=32
         Upper bound on the total number of hidden units over all layers; growth stops there.
     max_depth : int, default=1
@@ -147,7 +150,7 @@ PARAMETERS = """
         Step size of Adam/SGD. ``"auto"``: ``1e-3`` (``MLPClassifier``'s) in ``fit``, ``1e-2``
         in ``partial_fit``, where every call trains one epoch: over thirty calls on seven
         streams (``benchmarks/results/streams.md``) the larger step came within 1 point of
-        ``MLPClassifier(100).partial_fit`` on five where ``1e-3`` did on one. A ``fit``'s
+        ``MLPClassifier(100).partial_fit`` on seven where ``1e-3`` did on two. A ``fit``'s
         optimizer, its step with it, goes on in the ``partial_fit`` calls after it. The value
         used is ``learning_rate_``.
     momentum : float, default=0.9

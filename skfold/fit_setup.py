@@ -79,13 +79,21 @@ def effective_solver(solver, n_samples, incremental):
     return "lbfgs"
 
 
-def seed_width(est, n_outputs):
+def seed_width(est, n_outputs, incremental=False, wide=False):
     """``hidden_units``; ``"auto"``: as many units as outputs, at least 2, at most
     ``max_hidden_units``. Fewer hidden units than classes make the hidden layer a rank
-    bottleneck of the output logits, which growth must first undo one plateau at a time."""
+    bottleneck of the output logits, which growth must first undo one plateau at a time.
+
+    ``"auto"`` is half of ``max_hidden_units`` (if wider) in ``partial_fit`` (``incremental``),
+    where a growth comes at most every other call, so a narrow seed spends the stream
+    growing (``benchmarks/results/streams.md``), and where ``wide`` (see
+    :func:`nothing_to_fold_on`)."""
     if est.hidden_units != "auto":
         return est.hidden_units
-    return min(max(2, n_outputs), est.max_hidden_units)
+    width = min(max(2, n_outputs), est.max_hidden_units)
+    if incremental or wide:
+        width = max(width, est.max_hidden_units // 2)
+    return width
 
 
 def schedule_settings(est):
@@ -151,9 +159,7 @@ def new_state(est, n_features, n_outputs, n_samples, incremental, device, wide_s
     generator = torch.Generator()
     generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
     solver = effective_solver(est.solver, n_samples, incremental)
-    width = seed_width(est, n_outputs)
-    if wide_seed:
-        width = max(width, est.max_hidden_units // 2)
+    width = seed_width(est, n_outputs, incremental, wide=wide_seed)
     network = GrowableMLP.initialize(n_features, [width], n_outputs, generator=generator,
                                      dtype=SOLVER_DTYPES[solver], device=device)
     trainer = new_trainer(est, network, solver, generator, n_samples, incremental)

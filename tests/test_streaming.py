@@ -38,8 +38,9 @@ def _stream(est, chunks, passes=1):
 
 
 def _streamer(**params):
-    return FoldGrowClassifier(max_hidden_units=12, learning_rate_init=0.01, random_state=0,
-                              **params)
+    """A stream from the slides' 2-unit seed (``"auto"`` would start at half the budget)."""
+    return FoldGrowClassifier(**{"hidden_units": 2, "max_hidden_units": 12,
+                                 "learning_rate_init": 0.01, "random_state": 0, **params})
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -400,9 +401,30 @@ def test_learning_rate_init_auto_steps_ten_times_further_in_partial_fit_than_in_
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_stream_at_the_default_step_learns_more_than_at_mlpclassifiers_step(seed):
-    """Twenty Adam epochs at 0.001 are few: the default stream gets further in the same calls."""
+    """Twenty Adam epochs at 0.001 are few: the default step gets further in the same calls
+    (both from the slides' 2-unit seed, so that the step alone differs)."""
     chunks, X_test, y_test = _task(seed)
-    default = _stream(FoldGrowClassifier(max_hidden_units=12, random_state=0), chunks)
-    mlp_step = _stream(FoldGrowClassifier(max_hidden_units=12, learning_rate_init=0.001,
-                                          random_state=0), chunks)
+    default = _stream(_streamer(learning_rate_init="auto"), chunks)
+    mlp_step = _stream(_streamer(learning_rate_init=0.001), chunks)
     assert default.score(X_test, y_test) > mlp_step.score(X_test, y_test) + 0.1
+
+
+@pytest.mark.parametrize("max_hidden_units", [3, 12, 32])
+def test_a_stream_starts_from_half_the_budget_and_a_fit_from_one_unit_per_class(
+        max_hidden_units):
+    """``hidden_units="auto"``: in ``partial_fit`` half of ``max_hidden_units`` (a growth comes
+    at most every other call; a narrow seed spends the stream growing), at least one unit
+    per class; in ``fit``, one unit per class. An explicit width is kept in both."""
+    chunks, _, _ = _task()
+    X, y = chunks[0]
+    none = dict(growth_schedule="none", max_hidden_units=max_hidden_units, random_state=0)
+    streamed = FoldGrowClassifier(**none).partial_fit(X, y, classes=[0, 1])
+    assert streamed.hidden_layer_sizes_ == (max(2, max_hidden_units // 2),)
+    assert FoldGrowClassifier(**none).fit(X, y).hidden_layer_sizes_ == (2,)
+    explicit = FoldGrowClassifier(hidden_units=3, **none).partial_fit(X, y, classes=[0, 1])
+    assert explicit.hidden_layer_sizes_ == (3,)
+    regressor = FoldGrowRegressor(**none).partial_fit(X, y.astype(float))
+    assert regressor.hidden_layer_sizes_ == (max(2, max_hidden_units // 2),)
+    # a stream begun by fit goes on with fit's network
+    fitted = FoldGrowClassifier(**none).fit(X, y).partial_fit(X, y)
+    assert fitted.hidden_layer_sizes_ == (2,)
