@@ -101,13 +101,20 @@ doubling rule re-run after it is in `streams.md`'s notes.
 """
 
 
-def stream(seed, quick):
-    """``(chunks, X_test, y_test)`` of one seed's stream."""
+def issue_rows(seed, quick):
+    """``(X_train, X_test, y_train, y_test)`` of the issue's stream for one seed (also the
+    "issue" stream of ``streams.py``)."""
     n_train, n_test = (3_000, 1_000) if quick else (N_TRAIN, N_TEST)
     X, y = make_classification(n_samples=n_train + n_test, n_features=30, n_informative=10,
                                random_state=seed)
-    chunks = [(X[rows], y[rows]) for rows in np.array_split(np.arange(n_train), N_CHUNKS)]
-    return chunks, X[n_train:], y[n_train:]
+    return X[:n_train], X[n_train:], y[:n_train], y[n_train:]
+
+
+def stream(seed, quick):
+    """``(chunks, X_test, y_test)`` of one seed's stream."""
+    X, X_test, y, y_test = issue_rows(seed, quick)
+    chunks = [(X[rows], y[rows]) for rows in np.array_split(np.arange(len(y)), N_CHUNKS)]
+    return chunks, X_test, y_test
 
 
 def models(seed, grown_width):

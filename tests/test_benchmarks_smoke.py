@@ -278,6 +278,7 @@ def test_streams_quick_writes_every_model_of_every_stream(monkeypatch, tmp_path)
     assert "QUICK run" in report and "nan" not in report.lower()
     for stream in ("issue", "moons"):
         for model in ("skfold (defaults)", "skfold, learning_rate_init=0.001",
-                      "skfold, units_per_growth=3", "MLP(100)", "MLP(33)"):
+                      "skfold, units_per_growth=3", 'skfold, growth_schedule="none" (its seed)',
+                      "skfold, hidden_units=2 (the seed before)", "MLP(100)", "MLP(33)"):
             assert f"| {stream} | {model} |" in report
     assert "Within 1 point of MLP(100) (streams of 2)" in report

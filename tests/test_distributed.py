@@ -45,7 +45,7 @@ def test_dask_example_finds_the_local_best_parameters(example, tmp_path, capsys)
     # grown over 8 chunks, the network learns what a linear model fed the same way cannot
     assert result["chunked"].n_growths_ >= 1
     assert result["chunked_score"] >= result["linear_score"] + 0.05
-    # and what the 2-unit seed learns from the same stream, without growth
+    # and what its seed (half of max_hidden_units) learns from the same stream, without growth
     assert result["chunked_score"] >= result["seed_score"] + 0.03
     assert result["chunked"].hidden_layer_sizes_[0] > 2
     # issue 25's bar for a stream: within 1 point of MLPClassifier(100).partial_fit on the
