@@ -308,12 +308,17 @@ STATIC_ROWS = ("skfold static, grown width", *GROWN_WIDTH_ROWS[1:], "MLP(100), a
                "MLP(100), lbfgs")
 
 
+#: The hidden-unit counts marked on the figure's log axes.
+UNIT_TICKS = (2, 4, 8, 16, 32, 100)
+
+
 def figure(cache, names, path):
     """Test score against hidden units, one panel per table: growth methods (filled),
     static nets (hollow), the linear model and HGB as lines."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     cols = 6
     nrows = -(-len(names) // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(3.1 * cols, 2.7 * nrows), squeeze=False)
@@ -332,6 +337,9 @@ def figure(cache, names, path):
             if score is not None:
                 ax.axhline(score, color="0.3", linestyle=style, linewidth=1, label=row)
         ax.set_xscale("log")
+        # unit counts, not matplotlib's "2x10^1" minor labels, which overlap between 16 and 100
+        ax.set_xticks(UNIT_TICKS, [str(t) for t in UNIT_TICKS])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(name, fontsize=10)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names):]:
