@@ -248,6 +248,16 @@ def test_a_truncated_file_gives_the_same_clear_error_by_path_and_by_file_object(
 
 
 # --------------------------------------------------------------------------- saving safely
+@pytest.mark.parametrize("seed", [np.int64(3), np.int32(3)])
+def test_a_numpy_integer_seed_saves_as_the_int_it_is(moons, tmp_path, seed):
+    # GridSearchCV over np.arange(n) sets random_state to a NumPy integer
+    X, y = moons
+    est = fit_quietly(FoldGrowClassifier(max_iter=20, random_state=seed), X, y)
+    loaded = round_trip(est, tmp_path)
+    assert loaded.random_state == 3 and type(loaded.random_state) is int
+    assert_same_model(est, loaded, X)
+
+
 def test_save_rejects_what_it_is_not_made_for(moons, tmp_path):
     with pytest.raises(TypeError, match="FoldGrowClassifier and FoldGrowRegressor"):
         skfold.save(object(), tmp_path / "x")

@@ -63,6 +63,17 @@ def encode(est):
     return _metadata(est, state, best, stream), tensors
 
 
+def _random_state(random_state):
+    """The JSON form of ``random_state``: None, an int (a NumPy integer, as
+    ``GridSearchCV`` over ``np.arange`` sets, saved as the int it is) or a
+    ``RandomState``'s state."""
+    if isinstance(random_state, np.random.RandomState):
+        return _rng_state(random_state)
+    if isinstance(random_state, np.integer):
+        return int(random_state)
+    return random_state
+
+
 def _metadata(est, state, best, stream):
     from .. import __version__
     params = est.get_params(deep=False)
@@ -80,9 +91,7 @@ def _metadata(est, state, best, stream):
         "estimator": type(est).__name__, "skfold_version": __version__,
         "torch_version": torch.__version__, "sklearn_version": sklearn.__version__,
         "params": codec.encode(params),
-        "random_state": (_rng_state(random_state) if isinstance(random_state,
-                                                                np.random.RandomState)
-                         else random_state),
+        "random_state": _random_state(random_state),
         "fitted": fitted,
         "state": codec.encode({
             "hidden_layer_sizes": list(state.network.hidden_sizes),
