@@ -122,8 +122,17 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         if unknown:
             raise ValueError(f"class_weight names labels not in classes_: {unknown}; "
                              f"classes_ is {self.classes_.tolist()}.")
+        bad = ({k: v for k, v in self.class_weight.items()
+                if not (np.isfinite(float(v)) and float(v) >= 0)}
+               if isinstance(self.class_weight, dict) else {})
+        if bad:
+            raise ValueError(f"class_weight's values must be finite and non-negative; got {bad}.")
         weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-        return y_enc, sample_weight * weights[y_enc]
+        sample_weight = sample_weight * weights[y_enc]
+        if sample_weight.sum() <= 0:
+            raise ValueError("sample_weight times class_weight sums to zero: at least one "
+                             "sample needs a positive weight.")
+        return y_enc, sample_weight
 
     def _decode_event(self, event):
         for key in ("predicted", "true"):

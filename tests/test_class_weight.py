@@ -48,6 +48,24 @@ def test_invalid_class_weight_and_balanced_partial_fit_are_refused(imbalanced):
         _clf(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
 
+@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf])
+def test_a_negative_or_non_finite_class_weight_is_a_value_error(imbalanced, weight):
+    # a negative weight used to drop the class from training without a word
+    X, _, y, _ = imbalanced
+    with pytest.raises(ValueError, match="class_weight's values must be finite and non-neg"):
+        _clf(class_weight={0: weight, 1: 1.0}).fit(X, y)
+
+
+def test_class_weights_that_zero_every_row_are_a_clear_error(imbalanced):
+    X, _, y, _ = imbalanced
+    with pytest.raises(ValueError, match="sample_weight times class_weight sums to zero"):
+        _clf(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+    with pytest.raises(ValueError, match="sums to zero"):
+        _clf(class_weight={0: 1.0, 1: 0.0}).fit(X, y, sample_weight=(y == 1).astype(float))
+    # a zero weight for one class alone is allowed: the other class trains
+    assert set(_clf(class_weight={0: 1.0, 1: 0.0}).fit(X, y).predict(X)) == {0}
+
+
 def test_balanced_raises_minority_recall_and_balanced_accuracy(imbalanced):
     X, X_test, y, y_test = imbalanced
     scores = {}
