@@ -350,9 +350,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         with torch.no_grad():
             chunk = sparse_rows.chunk_for(X, EVAL_CHUNK)
             for start in range(0, X.shape[0], chunk):
-                # Read-only input (pandas copy-on-write, memmaps) is copied: torch warns on it.
-                rows = sparse_rows.densified(X[start:start + chunk])
-                h = torch.as_tensor(np.require(rows, dtype=dtype, requirements=["W"]),
+                h = torch.as_tensor(sparse_rows.densified(X[start:start + chunk], dtype),
                                     device=device)
                 x = h
                 for w, b in zip(weights[:-1], biases[:-1]):

@@ -145,7 +145,7 @@ def active_rows(est, unit, layer, X):
     with torch.no_grad():
         chunk = chunk_for(X, EVAL_CHUNK)
         for start in range(0, X.shape[0], chunk):
-            rows = torch.as_tensor(densified(X[start:start + chunk]),
+            rows = torch.as_tensor(densified(X[start:start + chunk], np.float64),
                                    dtype=weight.dtype, device=weight.device)
             n_active += int(((net.hidden_input(rows, layer) @ weight + bias) > 0).sum())
     return n_active, X.shape[0]

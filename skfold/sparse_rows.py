@@ -41,9 +41,11 @@ def chunk_for(X, dense_chunk):
     return dense_chunk
 
 
-def densified(rows):
-    """A block of rows as a dense array."""
-    return rows.toarray() if sp.issparse(rows) else rows
+def densified(rows, dtype):
+    """A block of rows as a dense, writable array of ``dtype``: read-only input (pandas
+    copy-on-write, memmaps) is copied, since torch warns on a tensor made from it."""
+    return np.require(rows.toarray() if sp.issparse(rows) else rows, dtype=dtype,
+                      requirements=["W"])
 
 
 class SparseRows:

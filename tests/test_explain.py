@@ -3,6 +3,7 @@
 import pickle
 import re
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -207,6 +208,19 @@ def test_explain_unit_with_X_counts_the_rows_that_activate_the_unit(moons, depth
         said = f"{counts[unit]} of the {len(X)} rows" if counts[unit] else "dead unit"
         assert said in why["summary"]
     assert "n_active" not in clf.explain_unit(0, layer=layer)
+
+
+def test_explain_unit_with_a_read_only_X_counts_alike_and_warns_nothing(moons):
+    # pandas 3's copy-on-write hands out read-only arrays; torch warns on a tensor made from one
+    X, y = moons
+    clf = FoldGrowClassifier(max_hidden_units=4, max_iter=30, random_state=0).fit(X, y)
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        why = clf.explain_unit(0, X=read_only)
+        clf.predict_proba(read_only)
+    assert why["n_active"] == clf.explain_unit(0, X=X)["n_active"]
 
 
 def test_explain_unit_with_X_calls_a_unit_that_never_fires_dead(moons):
