@@ -224,7 +224,8 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         network (``coefs_``, ``intercepts_``, ``loss_curve_``, ``tol``) works on the
         standardised target ``(y - target_mean_) / target_scale_``, so that its training and
         growth do not depend on the units of ``y``; ``predict`` and ``growth_history_`` are in
-        those units. A constant target has a scale of 1.
+        those units. A constant target (its spread no more than the rounding of its
+        mean) has a scale of 1; a target in small units is scaled like any other.
     out_activation_ : str
         ``"identity"``.
     validation_scores_ : list of float or None
@@ -269,10 +270,14 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
             self._y_ndim = y.ndim
             weights = None if sample_weight is None else sample_weight / sample_weight.sum()
             mean = np.average(y2, axis=0, weights=weights)
-            spread = np.sqrt(np.average((y2 - mean) ** 2, axis=0, weights=weights))
-            # a constant target keeps its units: there is no spread to scale by
+            spread = _spread(y2 - mean, weights)
+            # a constant target keeps its units: there is no spread to scale by. Constant up
+            # to the rounding of the mean's n terms, as StandardScaler judges it; a target in
+            # small units (1e-13 about 0) is not constant.
+            constant = spread <= np.maximum(y2.shape[0] * np.finfo(np.float64).eps
+                                            * np.abs(mean), np.finfo(np.float64).tiny)
             self.target_mean_ = mean
-            self.target_scale_ = np.where(spread > 1e-12 * (1.0 + np.abs(mean)), spread, 1.0)
+            self.target_scale_ = np.where(constant, 1.0, spread)
         elif y2.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {y2.shape[1]} outputs but the estimator was fitted with "
                              f"{self.n_outputs_}.")
@@ -313,3 +318,15 @@ class FoldGrowRegressor(RegressorMixin, BaseFoldGrow):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _spread(deviation, weights):
+    """The weighted standard deviation of each column of ``deviation``. Where squaring would
+    underflow (deviations all below 1e-150), the column is divided by its largest deviation
+    first. (Targets whose squares would overflow are refused before.)"""
+    spread = np.sqrt(np.average(deviation ** 2, axis=0, weights=weights))
+    peak = np.abs(deviation).max(axis=0)
+    for j in np.flatnonzero((peak > 0) & (peak < 1e-150)):
+        unit = deviation[:, j] / peak[j]
+        spread[j] = peak[j] * np.sqrt(np.average(unit ** 2, weights=weights))
+    return spread

@@ -59,6 +59,32 @@ def test_the_fit_does_not_depend_on_the_units_of_the_target(schedule):
     assert abs(r2_score(3e5 * y + 1e6, large.predict(X)) - r2_score(y, small.predict(X))) < 0.02
 
 
+@pytest.mark.parametrize("unit", [1e-13, 1e-40, 1e-250])
+def test_a_target_in_tiny_units_about_zero_is_standardised_like_any_other(unit):
+    # a spread below 1e-12 about 0 (farads, wavelengths in metres) used to count as constant
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(150, 3))
+    y = X[:, 0] + np.sin(3 * X[:, 1])
+    ones = FoldGrowRegressor(growth_schedule="none", hidden_units=4, random_state=0)
+    tiny = FoldGrowRegressor(growth_schedule="none", hidden_units=4, random_state=0)
+    _fit(ones, X, y)
+    _fit(tiny, X, unit * y)
+    np.testing.assert_allclose(tiny.target_scale_, unit * ones.target_scale_, rtol=1e-12)
+    np.testing.assert_allclose(tiny.predict(X), unit * ones.predict(X), rtol=1e-6,
+                               atol=1e-9 * unit)
+
+
+@pytest.mark.parametrize("y_value", [0.0, 7.3, -2e8])
+def test_a_constant_target_keeps_its_units_even_with_rounding_in_it(y_value):
+    X = np.random.RandomState(5).normal(size=(100, 2))
+    y = np.full(100, y_value)
+    y[::2] = (y_value / 3) * 3  # the same number up to the last bit
+    est = FoldGrowRegressor(growth_schedule="none", hidden_units=2, max_iter=20, random_state=0)
+    _fit(est, X, y)
+    np.testing.assert_array_equal(est.target_scale_, [1.0])
+    np.testing.assert_allclose(est.predict(X), y_value, atol=1e-6 * (1 + abs(y_value)))
+
+
 def test_growth_records_and_predictions_are_in_the_targets_units():
     rng = np.random.RandomState(2)
     X = rng.normal(size=(150, 2))
