@@ -1,11 +1,13 @@
 """skfold.plotting draws what the estimator recorded, where it really is in the data's space."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 from sklearn.datasets import make_moons
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -144,6 +146,45 @@ def test_folds_map_back_through_any_invertible_preprocessing(scale, shift):
     stars = _points(plot_decision_boundary(model, X, y, grid_resolution=40), "x_t")
     np.testing.assert_allclose(stars, X[[event["instance_index"]]], rtol=1e-7, atol=1e-7)
     plt.close("all")
+
+
+def test_a_pipeline_fitted_on_a_dataframe_is_drawn_in_its_columns(grown_pipeline):
+    # the grid used to go in as a bare array: a ColumnTransformer picking columns by name
+    # failed, and a scaler fitted on a DataFrame warned and lost the axis names
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+
+    model, X, y = grown_pipeline
+    df = pd.DataFrame(X, columns=["income", "age"])
+    scaled = make_pipeline(StandardScaler(), model[-1]).fit(df, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_decision_boundary(scaled, df, y)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("income", "age")
+    expected = X[[e["instance_index"] for e in _folded(scaled[-1])]]
+    np.testing.assert_allclose(_points(ax, "x_t"), expected, atol=1e-8)
+    by_name = make_pipeline(make_column_transformer((StandardScaler(), ["age"]),
+                                                    (StandardScaler(), ["income"])),
+                            clone(model[-1])).fit(df, y)
+    assert _folded(by_name[-1])
+    with pytest.warns(UserWarning, match="no inverse_transform"):
+        ax = plot_decision_boundary(by_name, df, y)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("income", "age")
+
+
+def test_a_regression_pipeline_picking_its_column_by_name_is_drawn(curve):
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+
+    X, y = curve
+    df = pd.DataFrame(X, columns=["t"])
+    model = make_pipeline(make_column_transformer((StandardScaler(), ["t"])),
+                          FoldGrowRegressor(max_iter=100, random_state=0)).fit(df, y)
+    ax = plot_regression_fit(model, df, y, show_folds=False)
+    fit = ax.get_lines()[0]
+    np.testing.assert_allclose(fit.get_ydata(), model.predict(pd.DataFrame(
+        fit.get_xdata()[:, None], columns=["t"])))
+    assert ax.get_xlabel() == "t"
 
 
 def test_decision_boundary_input_errors(grown_pipeline, moons):

@@ -41,8 +41,26 @@ def check_2d(X, n_dims, func):
     return X
 
 
-def to_model_space(pre, X):
-    return X if pre is None else np.asarray(pre.transform(X), dtype=np.float64)
+def input_names(estimator):
+    """The column names the estimator (or the pipeline's first step) was fitted with; None if
+    it was fitted on an array."""
+    names = getattr(estimator, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def as_fitted(points, names):
+    """Points of the data's space as the estimator was fitted on them: a DataFrame of its
+    columns when it was fitted on one (a ColumnTransformer picks columns by name)."""
+    if names is None:
+        return points
+    import pandas as pd
+
+    return pd.DataFrame(points, columns=names)
+
+
+def to_model_space(pre, X, names=None):
+    return X if pre is None else np.asarray(pre.transform(as_fitted(X, names)),
+                                            dtype=np.float64)
 
 
 def to_data_space(pre, points):

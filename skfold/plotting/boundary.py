@@ -17,6 +17,8 @@ from ._common import (
     grid_over,
     preactivation,
     pyplot,
+    as_fitted,
+    input_names,
     split_pipeline,
     to_data_space,
     to_model_space,
@@ -33,7 +35,9 @@ def plot_decision_boundary(estimator, X, y, ax=None, show_folds=True, *, grid_re
     estimator : fitted classifier or Pipeline ending in one
         Folds are drawn only for skfold estimators; any classifier's regions can be drawn.
     X : array-like of shape (n_samples, 2)
-        Points to scatter, in the data's space (before the pipeline's preprocessing).
+        Points to scatter, in the data's space (before the pipeline's preprocessing). An
+        estimator fitted on a DataFrame is given its grid as a DataFrame of those columns
+        (a ``ColumnTransformer`` may pick them by name), whose names label the axes.
     y : array-like of shape (n_samples,)
         Their labels.
     ax : matplotlib Axes, default=None
@@ -62,6 +66,7 @@ def plot_decision_boundary(estimator, X, y, ax=None, show_folds=True, *, grid_re
     """
     plt = pyplot()
     pre, final = split_pipeline(estimator)
+    names = input_names(estimator)
     X = check_2d(X, 2, "plot_decision_boundary")
     y = np.asarray(y)
     if not hasattr(final, "classes_"):
@@ -75,13 +80,12 @@ def plot_decision_boundary(estimator, X, y, ax=None, show_folds=True, *, grid_re
     marks = _fold_marks(pre, events)
     extra = [m[1] for m in marks] + [m[2] for m in marks if m[2] is not None]
     xx, yy, grid = grid_over(X, np.array(extra) if extra else None, grid_resolution)
-    _draw_regions(ax, plt, estimator, final.classes_, X, y, xx, yy, grid)
-    _draw_folds(ax, final, marks, xx, yy, to_model_space(pre, grid))
+    _draw_regions(ax, plt, estimator, final.classes_, X, y, xx, yy, as_fitted(grid, names))
+    _draw_folds(ax, final, marks, xx, yy, to_model_space(pre, grid, names))
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
-    names = getattr(final, "feature_names_in_", None)
-    ax.set_xlabel(str(names[0]) if names is not None and pre is None else "$x_0$")
-    ax.set_ylabel(str(names[1]) if names is not None and pre is None else "$x_1$")
+    ax.set_xlabel(names[0] if names is not None else "$x_0$")
+    ax.set_ylabel(names[1] if names is not None else "$x_1$")
     if legend:
         _legend(ax, marks, own_figure)
     return ax

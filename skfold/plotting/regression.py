@@ -12,6 +12,8 @@ from ._common import (
     fold_label,
     preactivation,
     pyplot,
+    as_fitted,
+    input_names,
     split_pipeline,
     to_data_space,
     to_model_space,
@@ -26,6 +28,8 @@ def plot_regression_fit(estimator, X, y, ax=None, show_folds=True, *, n_points=5
     ----------
     estimator : fitted regressor or Pipeline ending in one
     X : array-like of shape (n_samples, 1)
+        In the data's space; fitted on a DataFrame, the estimator is given its curve's points
+        as one of that column, whose name labels the axis.
     y : array-like of shape (n_samples,)
     ax : matplotlib Axes, default=None
     show_folds : bool or "last", default=True
@@ -46,6 +50,7 @@ def plot_regression_fit(estimator, X, y, ax=None, show_folds=True, *, n_points=5
     """
     plt = pyplot()
     pre, final = split_pipeline(estimator)
+    names = input_names(estimator)
     X = check_2d(X, 1, "plot_regression_fit")
     y = np.asarray(y, dtype=np.float64)
     if y.ndim > 1 and y.shape[1] != 1:
@@ -55,8 +60,9 @@ def plot_regression_fit(estimator, X, y, ax=None, show_folds=True, *, n_points=5
     events = fold_events(estimator, show_folds)
     xs = np.linspace(X.min(), X.max(), n_points)[:, None]
     ax.scatter(X[:, 0], y.ravel(), s=8, color="0.6", label="data", zorder=1)
-    ax.plot(xs[:, 0], np.ravel(estimator.predict(xs)), color=color, lw=2, label=label, zorder=2)
-    Zs = to_model_space(pre, xs)
+    ax.plot(xs[:, 0], np.ravel(estimator.predict(as_fitted(xs, names))), color=color, lw=2,
+            label=label, zorder=2)
+    Zs = to_model_space(pre, xs, names)
     for i, event in enumerate(events):
         fold_color = FOLD_COLORS[i % len(FOLD_COLORS)]
         z = preactivation(final, Zs, event["layer"], event["unit"])
@@ -74,10 +80,11 @@ def plot_regression_fit(estimator, X, y, ax=None, show_folds=True, *, n_points=5
                    gid=f"x_t {fold_id(event)}")
         if event.get("x_f") is not None:
             x_f = to_data_space(pre, event["x_f"])[0, 0]
-            ax.scatter(x_f, np.ravel(estimator.predict([[x_f]]))[0], marker="X", s=70,
+            y_f = np.ravel(estimator.predict(as_fitted([[x_f]], names)))[0]
+            ax.scatter(x_f, y_f, marker="X", s=70,
                        color=fold_color, edgecolors="k", linewidths=0.8, zorder=4,
                        gid=f"x_f {fold_id(event)}")
-    ax.set_xlabel("x")
+    ax.set_xlabel(names[0] if names is not None else "x")
     ax.set_ylabel("y")
     if legend:
         ax.legend(loc="best", fontsize="small", framealpha=0.8)
