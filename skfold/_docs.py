@@ -127,7 +127,8 @@ PARAMETERS = """
         ``linear_coef_``.
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
         ``"auto"`` uses full-batch L-BFGS up to 100,000 training rows and Adam above
-        (``partial_fit`` always uses Adam with ``"auto"``). An L-BFGS run whose line search
+        (``partial_fit`` always uses Adam with ``"auto"``, after an L-BFGS ``fit`` too, from
+        the fitted network with fresh moments). An L-BFGS run whose line search
         fails on a ReLU kink while the largest gradient entry is still above ``tol`` is moved
         off the kink by a few full-batch Adam steps and resumed.
     alpha : float or "auto", default="auto"
@@ -151,7 +152,8 @@ PARAMETERS = """
         in ``partial_fit``, where every call trains one epoch: over thirty calls on seven
         streams (``benchmarks/results/streams.md``) the larger step came within 1 point of
         ``MLPClassifier(100).partial_fit`` on seven where ``1e-3`` did on two. A ``fit``'s
-        optimizer, its step with it, goes on in the ``partial_fit`` calls after it. The value
+        Adam or SGD optimizer, its step with it, goes on in the ``partial_fit`` calls after
+        it (after an L-BFGS ``fit``, Adam starts at ``partial_fit``'s step). The value
         used is ``learning_rate_``.
     momentum : float, default=0.9
         Nesterov momentum of SGD.

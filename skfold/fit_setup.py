@@ -245,7 +245,12 @@ def continue_state(est, state, n_samples, incremental, device):
         state.forget_progress()
     for name, value in schedule_settings(est).items():
         setattr(state.schedule, name, value)
-    if incremental:
+    if incremental and state.solver == "lbfgs":
+        # a fit under "auto" (or one set to "lbfgs" before) trained with full-batch L-BFGS,
+        # which has no step to take on a chunk: partial_fit goes on with Adam, as documented
+        switch_solver(est, state, effective_solver(est.solver, n_samples, incremental=True),
+                      n_samples, incremental=True)
+    elif incremental:
         # the optimizer and its step size go on
         state.trainer.alpha = effective_alpha(est.alpha, state.solver, n_samples,
                                               est.validation_fraction)
@@ -256,12 +261,19 @@ def continue_state(est, state, n_samples, incremental, device):
             state.best_loss = None  # as in a fit that stops early from the start
         if not early_stopping and state.best_loss is None:  # switched off now
             state.best_loss = np.inf
-        state.solver = effective_solver(est.solver, n_samples, incremental=False)
-        state.network.to(SOLVER_DTYPES[state.solver])
-        state.trainer = new_trainer(est, state.network, state.solver, state.trainer.generator,
-                                    n_samples, incremental=False)
+        switch_solver(est, state, effective_solver(est.solver, n_samples, incremental=False),
+                      n_samples, incremental=False)
     if state.network.weights[0].device != device:
         state.move_to(device)
+
+
+def switch_solver(est, state, solver, n_samples, incremental):
+    """Train ``state`` on with a new optimizer of ``solver`` (Adam's moments start afresh),
+    the network cast to its training precision."""
+    state.solver = solver
+    state.network.to(SOLVER_DTYPES[solver])
+    state.trainer = new_trainer(est, state.network, solver, state.trainer.generator, n_samples,
+                                incremental=incremental)
 
 
 def to_tensor(array, dtype, device):

@@ -428,3 +428,27 @@ def test_a_stream_starts_from_half_the_budget_and_a_fit_from_one_unit_per_class(
     # a stream begun by fit goes on with fit's network
     fitted = FoldGrowClassifier(**none).fit(X, y).partial_fit(X, y)
     assert fitted.hidden_layer_sizes_ == (2,)
+
+
+@pytest.mark.parametrize("Estimator", [FoldGrowClassifier, FoldGrowRegressor])
+def test_partial_fit_after_an_lbfgs_fit_goes_on_with_adam(Estimator):
+    """``solver="auto"`` fits these rows with full-batch L-BFGS; ``partial_fit`` always trains
+    with Adam (it used to take one L-BFGS iteration on each chunk). It starts from the fitted
+    network and keeps its Adam state from call to call."""
+    chunks, _, _ = _task()
+    X, y = chunks[0]
+    y = y if Estimator is FoldGrowClassifier else y.astype(float)
+    est = Estimator(growth_schedule="none", max_iter=50, random_state=0).fit(X, y)
+    assert est.solver_ == "lbfgs"
+    fitted, width = est.predict(X), est.hidden_layer_sizes_
+    est.partial_fit(X[:300], y[:300])
+    assert est.solver_ == "adam" and est.learning_rate_ == 0.01
+    assert est.hidden_layer_sizes_ == width
+    # one Adam epoch moves the fitted function only a little: it went on from it
+    if Estimator is FoldGrowClassifier:
+        assert np.mean(est.predict(X) == fitted) > 0.9
+    else:
+        assert np.corrcoef(est.predict(X), fitted)[0, 1] > 0.9
+    steps = est.t_
+    est.partial_fit(X[:300], y[:300])
+    assert est.solver_ == "adam" and est.t_ == steps + 300
