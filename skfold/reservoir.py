@@ -83,7 +83,8 @@ class Reservoir:
 
 
 def stacked(top, bottom):
-    """Rows of ``top`` then of ``bottom`` (dense arrays, or CSR matrices)."""
-    if is_sparse(top):
+    """Rows of ``top`` then of ``bottom`` (dense arrays, or CSR matrices): CSR when either is
+    sparse (a stream's chunks may change format from one call to the next)."""
+    if is_sparse(top) or is_sparse(bottom):
         return sp.vstack([top, bottom], format="csr")
     return np.concatenate([top, bottom])

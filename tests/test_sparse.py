@@ -70,6 +70,28 @@ def test_sparse_partial_fit_grow_and_early_stopping_equal_dense():
     assert v1 == v2
 
 
+@pytest.mark.parametrize("first", ["dense", "sparse"])
+def test_a_stream_whose_chunks_change_format_equals_the_dense_stream(first):
+    # a sparse chunk after a dense one used to fail inside NumPy (the reservoirs' rows)
+    X, y = _data()
+    chunks = [slice(0, 80), slice(80, 160), slice(160, 240)]
+    sparse_at = {0, 2} if first == "sparse" else {1}
+    streams = []
+    for mixed in (False, True):
+        est = FoldGrowClassifier(solver="adam", early_stopping=True, max_hidden_units=6,
+                                 random_state=0)
+        for _ in range(3):
+            for i, rows in enumerate(chunks):
+                data = sp.csr_matrix(X[rows]) if mixed and i in sparse_at else X[rows]
+                est.partial_fit(data, y[rows], classes=[0, 1])
+        streams.append(est)
+    dense, mixed = streams
+    assert mixed.hidden_layer_sizes_ == dense.hidden_layer_sizes_
+    for a, b in zip(mixed.coefs_, dense.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mixed.validation_scores_, dense.validation_scores_, atol=1e-6)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_sparse_with_nan_or_inf_is_rejected(bad):
     X, y = _data()
