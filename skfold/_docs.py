@@ -198,7 +198,8 @@ PARAMETERS = """
         into a reservoir (at most ``search_subsample`` rows, a uniform sample of the rows held
         out so far), on which the monitored loss and ``validation_scores_`` are measured.
     validation_fraction : float, default=0.1
-        Share of the training data held out when early stopping is on.
+        Share of the training data held out when early stopping is on. A ``fit`` whose share
+        is fewer than 2 rows is a ``ValueError``, as in ``MLPClassifier``.
     device : str, default="auto"
         Torch device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
         ``"cuda:1"``... An unavailable device raises ``ValueError`` at ``fit``.
@@ -263,6 +264,9 @@ ATTRIBUTES = """
     best_loss_ : float or None
         Minimum training loss; None with ``early_stopping``.
     best_validation_score_ : float or None
+        The highest of ``validation_scores_`` (NaN ones, as R² on one held-out row of a
+        stream's first chunk, left out while a defined one exists); None without
+        ``early_stopping``.
     n_iter_ : int
         Epochs (iterations) run.
     t_ : int

@@ -226,6 +226,13 @@ def _lbfgs_phase(call, budget):
     return ran, converged or schedule.converged
 
 
+def _better_score(best, score):
+    """Whether ``score`` becomes ``best_validation_score_`` (None before any): the higher; an
+    undefined score (NaN: R² on one held-out row of a stream's first chunk) replaces none but
+    another undefined one."""
+    return best is None or (not np.isnan(score) and (np.isnan(best) or score > best))
+
+
 def observe_start(call):
     """Count the network the call starts from as a candidate for the one kept, as an epoch
     would be (without counting an epoch): a network that never beats it on the monitored loss
@@ -256,7 +263,7 @@ def end_epoch(call, loss, weights=None):
         monitored = weighted_mean_loss(out, yv, swv, call.settings.task)
         score = call.settings.task.validation_score(out, yv, swv_np)
         state.validation_scores.append(score)
-        if state.best_validation_score is None or score > state.best_validation_score:
+        if _better_score(state.best_validation_score, score):
             state.best_validation_score = score
     else:
         # partial_fit after an early-stopping fit has no validation set: track the loss.

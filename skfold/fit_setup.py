@@ -305,6 +305,9 @@ def split_validation(est, state, X, y_enc, sw, rows):
         X, X_val, y_enc, y_val, sw, sw_val, rows, _ = train_test_split(
             X, y_enc, sw, rows, test_size=est.validation_fraction,
             random_state=state.rng.randint(np.iinfo(np.int32).max))
+    if X_val.shape[0] < 2:  # as MLPClassifier: a score on one row says nothing
+        raise ValueError("The validation set is too small. Increase 'validation_fraction' or "
+                         "the size of your dataset.")
     return (X, y_enc, sw, rows), (X_val, y_val, sw_val)
 
 

@@ -405,3 +405,19 @@ def test_weight_ratios_beyond_float32_get_a_value_error_naming_the_way_out():
     with pytest.raises(ValueError, match="solver='lbfgs'"):
         FoldGrowClassifier(solver="adam").fit(X, y, sample_weight=weights)
     FoldGrowClassifier(solver="lbfgs", max_iter=20).fit(X, y, sample_weight=weights)  # float64
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_early_stopping_with_a_one_row_validation_set_is_refused_as_mlp_does(Estimator):
+    # R^2 on one held-out row is undefined: validation_scores_ used to be all NaN
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(15, 2))
+    y = (X[:, 0] > 0).astype(int) if Estimator is FoldGrowClassifier else 2 * X[:, 0]
+    with pytest.raises(ValueError, match="The validation set is too small"):
+        Estimator(early_stopping=True, validation_fraction=0.05, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = Estimator(early_stopping=True, validation_fraction=0.15, max_iter=30,
+                        random_state=0).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_
+    assert np.all(np.isfinite(est.validation_scores_))

@@ -5,6 +5,7 @@ import copy
 import io
 import json
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -452,3 +453,20 @@ def test_partial_fit_after_an_lbfgs_fit_goes_on_with_adam(Estimator):
     steps = est.t_
     est.partial_fit(X[:300], y[:300])
     assert est.solver_ == "adam" and est.t_ == steps + 300
+
+
+def test_best_validation_score_is_the_best_defined_one_when_a_first_score_is_undefined():
+    """A stream's first chunk of two rows holds one out, and R² on one row is undefined (NaN):
+    ``best_validation_score_`` used to stay NaN for the rest of the stream."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(242, 3))
+    y = X[:, 0] - 2 * X[:, 1]
+    est = FoldGrowRegressor(early_stopping=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # R² of one row: scikit-learn's UndefinedMetricWarning
+        est.partial_fit(X[:2], y[:2])
+        for start in range(2, 242, 40):
+            est.partial_fit(X[start:start + 40], y[start:start + 40])
+    scores = np.asarray(est.validation_scores_)
+    assert np.isnan(scores[0]) and np.isfinite(scores[1:]).all()
+    assert est.best_validation_score_ == scores[1:].max()
