@@ -47,11 +47,24 @@ def close_history(state, final=True):
 
 
 def mark_units_in_model(state):
-    """Set every record's ``in_final_model``: whether its unit is in the network now (a
-    return to an earlier, narrower network drops the units grown after it); None for a
-    record without a unit."""
+    """Set every record's ``in_final_model``: whether its unit is in the network now; None for
+    a record without a unit.
+
+    A return to an earlier, narrower network drops the units grown after it, and a later
+    growth (``grow``, a warm start) may add a unit at a dropped one's place: a unit is added
+    at the end of its layer, and a layer is deepened in after the last, so a later record of
+    the same ``(layer, unit)``, or a later deepening of its layer or one above, means the
+    record's unit was dropped.
+    """
     sizes = state.network.hidden_sizes
-    for event in state.history:
+    grown_again, deepened_from = set(), len(sizes)
+    for event in reversed(state.history):  # the latest first
         unit, layer = event.get("unit"), event.get("layer")
-        event["in_final_model"] = (None if unit is None
-                                   else layer < len(sizes) and unit < sizes[layer])
+        if unit is None:
+            event["in_final_model"] = None
+            if event.get("kind") == "deepen":
+                deepened_from = min(deepened_from, layer)
+            continue
+        event["in_final_model"] = ((layer, unit) not in grown_again and layer < deepened_from
+                                   and unit < sizes[layer])
+        grown_again.add((layer, unit))

@@ -173,6 +173,42 @@ def test_in_final_model_says_which_grown_units_the_returned_network_has(moons):
     assert all(e["in_final_model"] for e in streamed.growth_history_)
 
 
+@pytest.mark.parametrize("again", ["grow", "warm_start"])
+def test_a_unit_grown_at_a_dropped_units_place_is_the_only_one_in_the_model(again):
+    # the records of dropped units used to count as in the model again once a later growth
+    # (grow, or a warm-started fit) added a unit at their place
+    X, y = make_moons(n_samples=300, noise=0.25, random_state=0)
+    clf = FoldGrowClassifier(random_state=0).fit(X, y)  # its held-out rows drop two units
+    width = clf.hidden_layer_sizes_[0]
+    dropped = [e for e in clf.growth_history_ if e["unit"] is not None and e["unit"] >= width]
+    assert dropped and not any(e["in_final_model"] for e in dropped)
+    if again == "grow":
+        clf.grow(X, y, n_units=len(dropped))
+    else:
+        clf.set_params(warm_start=True, early_stopping=False, growth_schedule="fixed",
+                       grow_every=5, max_iter=5 * len(dropped) + 5).fit(X, y)
+    kept = [(e["layer"], e["unit"]) for e in clf.growth_history_ if e["in_final_model"]]
+    assert len(kept) == len(set(kept)) == clf.hidden_layer_sizes_[0] - clf.hidden_units_
+    assert not any(e["in_final_model"] for e in dropped)
+
+
+def test_records_of_a_dropped_layer_stay_out_of_the_model_when_the_layer_is_built_again():
+    X, y = make_moons(n_samples=300, noise=0.25, random_state=0)
+    clf = FoldGrowClassifier(max_depth=3, growth_patience=1, max_hidden_units=20,
+                             random_state=0).fit(X, y)
+    assert len(clf.hidden_layer_sizes_) == 1  # its deeper layers were dropped...
+    assert any(e["kind"] == "deepen" for e in clf.growth_history_)
+    for _ in range(3):
+        clf.grow(X, y)  # ...and grow() builds them again
+    sizes = clf.hidden_layer_sizes_
+    assert len(sizes) == 3
+    identity = {e["layer"]: e["width"] for e in clf.growth_history_ if e["kind"] == "deepen"}
+    kept = [(e["layer"], e["unit"]) for e in clf.growth_history_ if e["in_final_model"]]
+    # the units with a record: every unit but the seed's and the identity layers' own
+    assert len(kept) == len(set(kept)) == sum(sizes) - clf.hidden_units_ - sum(
+        identity[layer] for layer in range(1, len(sizes)))
+
+
 def test_auto_solver_is_lbfgs_up_to_its_row_limit_and_adam_above(monkeypatch):
     from skfold import fit_setup
 
