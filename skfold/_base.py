@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _docs, explain, fit_setup, folding, sparse_rows, stream
+from . import _docs, explain, fit_setup, fit_warnings, folding, sparse_rows, stream
 from ._device import resolve_device
 from ._threads import thread_limits
 from ._validation import (ACCEPT_SPARSE, NamedArgumentErrors, check_magnitudes,
@@ -270,7 +270,9 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
 
         With ``outgoing_weights="zero"`` the network's function is unchanged by the step
         (``"line_search"``: changed by an improvement on the searched rows); the record goes
-        to ``growth_history_``.
+        to ``growth_history_``. Where no searched row is mis-predicted, ``margin_fraction=
+        "auto"`` folds on the smallest-margin rows (as under ``growth_schedule="fixed"``); a
+        step that adds no unit (``margin_fraction=0`` there) warns, saying why.
 
         Parameters
         ----------
@@ -305,8 +307,11 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         # as in fit: one thread for a small search
         sizes = [X.shape[1], self.max_hidden_units, self._n_output_units()]
         call = FitCall(self, state, data)  # the X given here is the caller's own: no row map
+        call.settings = fit_setup.growth_settings(self, requested=True)
         with thread_limits(min(X.shape[0], self.search_subsample), sizes):
-            grow_step(call, *data, n_units=n_units, requested=True)
+            grew = grow_step(call, *data, n_units=n_units, requested=True)
+        if not grew:
+            fit_warnings.warn_grew_nothing(self, state.history)
         # The grown network is the one to keep: same predictions, and the user asked for it.
         state.best = snapshot(state.network)
         mark_units_in_model(state)

@@ -100,7 +100,8 @@ PARAMETERS = """
         goes on where the network would err next. ``0``: growth stops once every training row
         is right, as the slides have it. ``"auto"``: ``0.1`` under
         ``growth_schedule="fixed"``, whose growths are due whatever the loss does (skipped,
-        they would leave the network short of the width the schedule promises), ``0`` under
+        they would leave the network short of the width the schedule promises), and in
+        ``grow``, where the user asked for a unit; ``0`` under
         the other schedules, where ``0.1`` did not win on the real-data suite
         (``benchmarks/results/real_data_findings.md``).
     outgoing_weights : {"zero", "line_search"}, default="zero"

@@ -60,14 +60,15 @@ def effective_learning_rate(learning_rate_init, incremental):
     return STREAM_LEARNING_RATE if incremental else MLP_LEARNING_RATE
 
 
-def effective_margin_fraction(margin_fraction, growth_schedule):
+def effective_margin_fraction(margin_fraction, growth_schedule, requested=False):
     """``margin_fraction`` with ``"auto"`` resolved: :data:`FIXED_SCHEDULE_MARGIN_FRACTION`
     under the ``"fixed"`` schedule (which grows whatever the loss does, so a growth with
-    nothing mis-predicted would otherwise leave the network short of its scheduled width),
-    0 under the others (growth stops once every row is right, as the slides have it)."""
+    nothing mis-predicted would otherwise leave the network short of its scheduled width)
+    and in a growth the user ``requested`` (``grow``: it asked for a unit), 0 under the
+    others (growth stops once every row is right, as the slides have it)."""
     if margin_fraction != "auto":
         return margin_fraction
-    return FIXED_SCHEDULE_MARGIN_FRACTION if growth_schedule == "fixed" else 0.0
+    return FIXED_SCHEDULE_MARGIN_FRACTION if growth_schedule == "fixed" or requested else 0.0
 
 
 def effective_solver(solver, n_samples, incremental):
@@ -104,14 +105,15 @@ def schedule_settings(est):
                 max_hidden_units=est.max_hidden_units, max_depth=est.max_depth)
 
 
-def growth_settings(est):
-    """The estimator's parameters that every growth step shares."""
+def growth_settings(est, requested=False):
+    """The estimator's parameters that every growth step shares (``requested``: of a growth
+    the user asked for, see :func:`effective_margin_fraction`)."""
     return GrowthSettings(task=est._task, init=est.init,
                           instance_selection=est.instance_selection,
                           n_clusters=est.n_clusters, search_subsample=est.search_subsample,
                           fold_point=est.fold_point,
-                          margin_fraction=effective_margin_fraction(est.margin_fraction,
-                                                                    est.growth_schedule),
+                          margin_fraction=effective_margin_fraction(
+                              est.margin_fraction, est.growth_schedule, requested),
                           outgoing_weights=est.outgoing_weights)
 
 

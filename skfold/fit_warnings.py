@@ -81,3 +81,12 @@ def warn_once(call, sentences):
     if sentences:
         warnings.warn(f"{call.name}: " + " ".join(sentences), ConvergenceWarning)
 
+
+def warn_grew_nothing(est, history):
+    """``grow`` added no unit: say why (the growth step's skip reasons), as it returns."""
+    last = history[-1]["growth"]
+    reasons = sorted({e["skipped"] for e in history if e.get("growth") == last
+                      and e.get("skipped")})
+    warnings.warn(f"{type(est).__name__}.grow added no unit: "
+                  f"{'; '.join(reasons) or 'the growth step found nothing to add'}.",
+                  UserWarning, stacklevel=3)

@@ -648,11 +648,12 @@ def test_grown_instances_are_mispredicted_and_never_picked_twice(seed, selection
         assert set(first) == set(wrong)
 
 
-def test_grow_with_nothing_mispredicted_is_skipped_and_recorded():
+def test_grow_with_nothing_mispredicted_is_skipped_recorded_and_said():
     X, y = _classification_data(0, 60, 3, 2)
     est = _fitted(FoldGrowClassifier, X, y, init="fold", margin_fraction=0.0)
     sizes = est.hidden_layer_sizes_
-    est.grow(X, est.predict(X))  # labels the network already gets right
+    with pytest.warns(UserWarning, match="grow added no unit: no mis-predicted instance"):
+        est.grow(X, est.predict(X))  # labels the network already gets right
     assert est.hidden_layer_sizes_ == sizes
     (event,) = est.growth_history_
     assert event["unit"] is None and "no mis-predicted" in event["skipped"]

@@ -2,6 +2,7 @@
 smallest, on the boundary between the true class and the runner-up of its segment."""
 
 import numpy as np
+import pytest
 import torch
 from sklearn.datasets import make_blobs
 from skfold import FoldGrowClassifier
@@ -13,7 +14,8 @@ def test_with_nothing_mispredicted_growth_folds_on_a_smallest_margin_row():
     clf = FoldGrowClassifier(margin_fraction=0.0, early_stopping=False, max_iter=1000,
                              random_state=0).fit(X, y)
     assert (clf.predict(X) == y).all()
-    clf.grow(X, y)
+    with pytest.warns(UserWarning, match="grow added no unit: no mis-predicted instance"):
+        clf.grow(X, y)
     assert clf.growth_history_[-1]["unit"] is None  # the slides' rule: nothing to fold
     width = clf.hidden_layer_sizes_
     clf.set_params(margin_fraction=0.1)
@@ -63,9 +65,10 @@ def test_a_fixed_schedule_reaches_its_width_by_default_even_with_every_row_right
     assert all(e["unit"] is None for e in slides.growth_history_)
 
 
-def test_under_the_plateau_schedule_auto_is_the_slides_rule():
-    """``"auto"`` is ``0`` under ``"plateau"``: the same fit as ``margin_fraction=0``, and
-    ``grow`` with every row right adds nothing."""
+def test_under_the_plateau_schedule_auto_is_the_slides_rule_but_grow_adds_a_unit():
+    """``"auto"`` is ``0`` under ``"plateau"``: the same fit as ``margin_fraction=0``. An
+    explicit ``grow`` asks for a unit: with every row right, ``"auto"`` folds on a
+    smallest-margin row there (it used to add nothing, without a word)."""
     X, y = _blobs()
     params = dict(early_stopping=False, max_iter=300, random_state=0)
     auto = FoldGrowClassifier(**params).fit(X, y)
@@ -73,5 +76,9 @@ def test_under_the_plateau_schedule_auto_is_the_slides_rule():
     np.testing.assert_array_equal(auto.predict_proba(X), zero.predict_proba(X))
     assert auto.hidden_layer_sizes_ == zero.hidden_layer_sizes_
     assert (auto.predict(X) == y).all()
+    before, width = auto.predict_proba(X), auto.hidden_layer_sizes_[0]
     auto.grow(X, y)
-    assert auto.growth_history_[-1]["unit"] is None
+    event = auto.growth_history_[-1]
+    assert auto.hidden_layer_sizes_[0] == width + 1 and event["unit"] == width
+    assert event["predicted"] == event["true"]  # right, but by a small margin
+    np.testing.assert_allclose(auto.predict_proba(X), before, atol=1e-6)
