@@ -217,7 +217,8 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         try:
             state, call, y_enc, sw = self._start_call(X, y, sample_weight, incremental,
                                                       classes)
-            run(call, y_enc, sw)
+            if call.data[0].shape[0]:  # a stream's one-row chunk held out trains nothing
+                run(call, y_enc, sw)
             self.__dict__ = {**self.__dict__, "_state": state, "device_": call.device}
             return self
         except BaseException:

@@ -197,7 +197,9 @@ PARAMETERS = """
         ``benchmarks/results/real_data_findings.md``.
         ``True`` in ``partial_fit``: ``validation_fraction`` of each chunk's rows is held out
         into a reservoir (at most ``search_subsample`` rows, a uniform sample of the rows held
-        out so far), on which the monitored loss and ``validation_scores_`` are measured.
+        out so far), on which the monitored loss and ``validation_scores_`` are measured. A
+        chunk of one row is held out whole with that probability (the stream's first always),
+        and its call then trains nothing.
     validation_fraction : float, default=0.1
         Share of the training data held out when early stopping is on. A ``fit`` whose share
         is fewer than 2 rows is a ``ValueError``, as in ``MLPClassifier``.

@@ -51,9 +51,11 @@ class Stream:
     def held_out(self, n, fraction):
         """A mask of the ``n`` rows of a chunk to hold out: ``fraction`` of them, rounded up
         or down at random (so that small chunks hold out their share on average), at least
-        one while none is held out yet, and never all of them."""
+        one while none is held out yet, and never all of them, but for a chunk of one row
+        (a stream of single rows holds each out with probability ``fraction``; the call
+        then trains on nothing)."""
         count = int(np.floor(fraction * n + self.rng.random_sample()))
-        count = min(max(count, int(len(self.validation) == 0)), n - 1)
+        count = min(max(count, int(len(self.validation) == 0)), max(n - 1, 1))
         mask = np.zeros(n, dtype=bool)
         mask[self.rng.choice(n, max(count, 0), replace=False)] = True
         return mask

@@ -368,7 +368,8 @@ def test_an_untouched_sparse_reservoir_file_loads():
 
 def test_early_stopping_on_chunks_too_small_to_hold_out_a_share():
     """Chunks of 3 rows hold out 0.3 rows on average: the first one holds out one, so that the
-    monitored loss is a held-out one from the first call; a one-row chunk is never held out."""
+    monitored loss is a held-out one from the first call; so does a first chunk of one row,
+    whose call then trains nothing (see the next test)."""
     X, y = make_classification(200, n_features=5, random_state=0)
     est = FoldGrowClassifier(early_stopping=True, random_state=0)
     for i in range(0, 60, 3):
@@ -378,7 +379,8 @@ def test_early_stopping_on_chunks_too_small_to_hold_out_a_share():
     single = FoldGrowClassifier(early_stopping=True, random_state=0)
     for i in range(5):
         single.partial_fit(X[i:i + 1], y[i:i + 1], classes=[0, 1])
-    assert single.t_ == 5 and single.validation_scores_ == []
+    assert single.t_ == single.n_iter_ < 5  # one row per call that trained
+    assert len(single.validation_scores_) == single.n_iter_
 
 
 def _classes(est):
@@ -470,3 +472,22 @@ def test_best_validation_score_is_the_best_defined_one_when_a_first_score_is_und
     scores = np.asarray(est.validation_scores_)
     assert np.isnan(scores[0]) and np.isfinite(scores[1:]).all()
     assert est.best_validation_score_ == scores[1:].max()
+
+
+def test_a_stream_of_single_rows_holds_out_its_share_under_early_stopping():
+    """A one-row chunk cannot be split: each is held out whole with probability
+    ``validation_fraction`` (the first always, so that there is a held-out row) and that call
+    trains nothing. Such a stream used to hold out no row at all, its fit the same as
+    without ``early_stopping``."""
+    X, y = make_classification(n_samples=400, n_features=6, n_informative=4, n_classes=3,
+                               random_state=0)
+    est = FoldGrowClassifier(early_stopping=True, validation_fraction=0.3, random_state=0)
+    trained = []
+    for i in range(400):
+        before = est.coefs_[0].copy() if i else None
+        est.partial_fit(X[i:i + 1], y[i:i + 1], classes=[0, 1, 2])
+        trained.append(i > 0 and not np.array_equal(est.coefs_[0], before))
+    held = 400 - est.n_iter_  # a call trains one epoch unless its row is held out
+    assert scipy.stats.binomtest(held - 1, 399, 0.3).pvalue > 1e-3  # the first, then 30 %
+    assert len(est.validation_scores_) == est.n_iter_ and est.best_loss_ is None
+    assert sum(trained) == est.n_iter_  # a call whose row was held out left the network alone
