@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .schedule import ENDS_GROWTH
+
 UNTRAINED = ("the fit did not train: no epoch (L-BFGS: iteration) lowered the training loss "
              "by more than tol below that of the network it started from. Scale the data "
              "(e.g. sklearn.preprocessing.StandardScaler), or try another solver or "
@@ -83,10 +85,11 @@ def warn_once(call, sentences):
 
 
 def warn_grew_nothing(est, history):
-    """``grow`` added no unit: say why (the growth step's skip reasons), as it returns."""
+    """``grow`` added no unit because it found nothing to fold on: say so as it returns (a
+    growth that failed has said so already, with a ``RuntimeWarning``)."""
     last = history[-1]["growth"]
     reasons = sorted({e["skipped"] for e in history if e.get("growth") == last
-                      and e.get("skipped")})
-    warnings.warn(f"{type(est).__name__}.grow added no unit: "
-                  f"{'; '.join(reasons) or 'the growth step found nothing to add'}.",
-                  UserWarning, stacklevel=3)
+                      and e.get("skipped") in ENDS_GROWTH})
+    if reasons:
+        warnings.warn(f"{type(est).__name__}.grow added no unit: {'; '.join(reasons)}.",
+                      UserWarning, stacklevel=3)

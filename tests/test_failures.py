@@ -278,7 +278,9 @@ def test_growth_with_nothing_mispredicted_is_skipped_and_recorded():
     clf = FoldGrowClassifier(growth_schedule="none", random_state=0, max_iter=300).fit(X, y)
     assert clf.score(X, y) == 1.0
     proba = clf.predict_proba(X)
-    clf.grow(X, y)
+    clf.set_params(margin_fraction=0.0)  # the slides' rule ("auto" folds on margins in grow)
+    with pytest.warns(UserWarning, match="grow added no unit: no mis-predicted"):
+        clf.grow(X, y)
     assert clf.hidden_layer_sizes_ == (2,)
     assert "no mis-predicted" in clf.growth_history_[-1]["skipped"]
     np.testing.assert_array_equal(clf.predict_proba(X), proba)
