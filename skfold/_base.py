@@ -304,7 +304,7 @@ class BaseFoldGrow(BaseEstimator, NamedArgumentErrors):
         for name, value in fit_setup.schedule_settings(self).items():
             setattr(state.schedule, name, value)
         device = state.network.weights[0].device
-        data = fit_setup.data_tensors(self, state, X, y_enc, sw, device)
+        data = fit_setup.data_tensors(self, state, X, y_enc, sw, device, search_only=True)
         # as in fit: one thread for a small search
         sizes = [X.shape[1], self.max_hidden_units, self._n_output_units()]
         call = FitCall(self, state, data)  # the X given here is the caller's own: no row map

@@ -313,12 +313,13 @@ def split_validation(est, state, X, y_enc, sw, rows):
     return (X, y_enc, sw, rows), (X_val, y_val, sw_val)
 
 
-def data_tensors(est, state, X, y_enc, sw, device):
+def data_tensors(est, state, X, y_enc, sw, device, search_only=False):
     """``(X, y, sample_weight)`` as the training tensors of ``state``'s solver. Sparse ``X``
     becomes a :class:`~skfold.sparse_rows.SparseRows`, densified a batch at a time (full-batch
-    L-BFGS takes it densified)."""
+    L-BFGS takes it densified, unless the rows are ``search_only``: ``grow`` densifies its
+    search subsample alone)."""
     dtype = SOLVER_DTYPES[state.solver]
-    return (features(X, dtype, device, whole=state.solver == "lbfgs"),
+    return (features(X, dtype, device, whole=state.solver == "lbfgs" and not search_only),
             to_tensor(y_enc, est._task.target_dtype(dtype), device), to_tensor(sw, dtype, device))
 
 

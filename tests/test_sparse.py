@@ -128,12 +128,14 @@ def test_explain_unit_counts_active_rows_of_sparse_X():
     assert sparse["n_active"] == dense["n_active"]
 
 
-def test_a_growth_on_wide_sparse_X_densifies_its_search_subsample_once():
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_growth_on_wide_sparse_X_densifies_its_search_subsample_once(solver):
     """Issue 25: a growth on a wide sparse matrix holds the search subsample densified once, in
     float64 (the dtype k-means needs), and scratch space far smaller than it: its peak traced
     memory stays under 1.5 times that subsample. Before, a d x d identity (the activated
     segment), k-means' copy and np.var temporary, and the fold init's float64 and float32
-    copies of ``H - h_f`` took it past 3 times."""
+    copies of ``H - h_f`` took it past 3 times; and ``grow`` on an L-BFGS fit densified all
+    of X, as full-batch training does."""
     rng = np.random.RandomState(0)
     n, d = 4000, 2000
     X = sp.random(n, d, density=0.005, format="csr", random_state=rng)
@@ -141,7 +143,7 @@ def test_a_growth_on_wide_sparse_X_densifies_its_search_subsample_once():
     y = (score > np.median(score)).astype(int)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = FoldGrowClassifier(solver="adam", max_iter=2, growth_schedule="none",
+        est = FoldGrowClassifier(solver=solver, max_iter=2, growth_schedule="none",
                                  random_state=0).fit(X, y)
         tracemalloc.start()
         try:
