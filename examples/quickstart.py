@@ -30,9 +30,13 @@ model.fit(X_train, y_train)
 grown = model[-1]
 
 print(f"test accuracy: {model.score(X_test, y_test):.3f}")
+kept = sum(e["in_final_model"] is True for e in grown.growth_history_)
+dropped = grown.n_growths_ - kept  # growths after the network the held-out rows chose
 print(f"grown architecture: {grown.n_features_in_}-"
       + "-".join(map(str, grown.hidden_layer_sizes_)) + f"-{grown.n_outputs_}"
-      + f" after {grown.n_growths_} growths, {grown.n_iter_} iterations")
+      + f" after {grown.n_growths_} growths"
+      + (f" ({dropped} dropped: the held-out rows chose an earlier network)" if dropped else "")
+      + f", {grown.n_iter_} iterations")
 
 mlp = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=grown.hidden_layer_sizes_,
                                                     max_iter=2000, random_state=0))

@@ -1,7 +1,9 @@
 """The seed slides' figures: each growth folds the decision boundary at a typical mistake.
 
-On the slides' two tasks, Sine and Overlap quadratic (``skfold.datasets``), a 2-2-2 network is
-trained, then grown one unit at a time: the steps ``fit`` takes with
+On the slides' two tasks, Sine and Overlap quadratic (``skfold.datasets``), the slides' 2-2-2
+network is trained (``linear_seed=False, early_stopping=False``: no direct input-to-output
+connection, no held-out rows; the defaults would start these 400 rows from the linear
+model), then grown one unit at a time: the steps ``fit`` takes with
 ``growth_schedule="plateau"``, taken by hand (``grow`` then a warm-started ``fit``) so that
 every stage can be drawn. Panel k shows the network trained after k growths, and the next
 growth: its typical mis-predicted instance ``x_t`` (star), the fold point ``x_f`` (cross) on the
@@ -58,6 +60,7 @@ def grow_step_by_step(X, y, n_growths):
     for the last stage), and the training accuracy of both.
     """
     est = FoldGrowClassifier(hidden_units=2, growth_schedule="none", warm_start=True,
+                             linear_seed=False, early_stopping=False,
                              max_iter=300 if QUICK else 1000, random_state=0)
     est.fit(X, y)
     stages = []
@@ -75,17 +78,23 @@ def grow_step_by_step(X, y, n_growths):
     return stages
 
 
-def figure_legend(fig, classes, **kwargs):
+def figure_legend(fig, classes, after=False, **kwargs):
     cmap = plt.get_cmap("RdBu_r")
     handles = [Line2D([], [], ls="", marker="o", color=cmap(0.15 + 0.7 * i), ms=5)
                for i in range(len(classes))]
+    # as plot_decision_boundary draws a fold: grey-faced and dash-dot right after the growth,
+    # before training has judged it; filled and dashed once it paid
     handles += [Line2D([], [], color="k", lw=1.6),
-                Line2D([], [], ls="", marker="*", ms=13, mfc=FOLD_COLORS[0], mec="k"),
-                Line2D([], [], ls="", marker="X", ms=8, mfc=FOLD_COLORS[0], mec="k"),
-                Line2D([], [], color=FOLD_COLORS[0], ls="--", lw=2)]
+                Line2D([], [], ls="-.", lw=2, color=FOLD_COLORS[0], marker="*", ms=13,
+                       mfc="0.85", mec=FOLD_COLORS[0], mew=1.5),
+                Line2D([], [], ls="", marker="X", ms=8, mfc="0.85", mec=FOLD_COLORS[0],
+                       mew=1.5)]
     labels = [f"class {c}" for c in classes] + [
-        "decision boundary", "typical instance $x_t$", "fold point $x_f$",
-        "new unit's hyperplane"]
+        "decision boundary", "$x_t$ and the new unit's hyperplane", "fold point $x_f$"]
+    if after:
+        handles.append(Line2D([], [], ls="--", lw=2, color=FOLD_COLORS[0], marker="*", ms=13,
+                              mfc=FOLD_COLORS[0], mec="k"))
+        labels.append("the same unit after training (its growth paid)")
     fig.legend(handles, labels, frameon=False, **kwargs)
 
 
@@ -113,7 +122,7 @@ def task_figure(name, make, out):
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     fig.suptitle(f"Growing by folding on the slides' {name.replace('_', ' ')} task")
-    figure_legend(fig, stages[0][0].classes_, loc="outside lower center", ncols=6)
+    figure_legend(fig, stages[0][0].classes_, loc="outside lower center", ncols=5)
     fig.savefig(out / f"seed_{name}.png", dpi=90)
     plt.close(fig)
     return X, y, stages
@@ -133,7 +142,8 @@ def readme_figure(X, y, stages, out):
                   fontsize=10)
     fig.suptitle(f"The sine task: one growth by folding, {architecture(stages[k][0])} to "
                  f"{architecture(after)}", fontsize="medium")
-    figure_legend(fig, before.classes_, loc="outside lower center", ncols=6, fontsize="small")
+    figure_legend(fig, before.classes_, after=True, loc="outside lower center", ncols=3,
+                  fontsize="small")
     fig.savefig(out / "fold.png", dpi=100)
     plt.close(fig)
 

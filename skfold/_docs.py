@@ -38,8 +38,10 @@ PARAMETERS = """
         ``grow_every``
         epochs (L-BFGS: iterations, or sooner when L-BFGS stops by itself) until
         ``max_hidden_units``, whatever the loss does: no plateau, patience or gain test
-        applies, and the network does not deepen; a growth that finds nothing mis-predicted is
-        skipped, recorded, and the next one tried as scheduled. ``"none"``: never; a plain MLP
+        applies, and the network does not deepen; a growth that finds nothing mis-predicted
+        folds on the smallest-margin rows (``margin_fraction="auto"``), or, with
+        ``margin_fraction=0`` or nothing to fold on there, is skipped, recorded, and the next
+        one tried as scheduled. ``"none"``: never; a plain MLP
         of width ``hidden_units``.
     grow_every : int, default=50
         Epochs (L-BFGS: iterations) between growths with ``growth_schedule="fixed"``.
@@ -237,7 +239,9 @@ ATTRIBUTES = """
     n_layers_ : int
         Hidden layers plus input and output.
     n_growths_ : int
-        Growth events that changed the architecture.
+        Growth events that changed the architecture during fitting, those whose units a
+        return to an earlier, better network dropped included (``growth_history_``'s
+        ``in_final_model`` says which units the model still has).
     growth_history_ : list of dict
         One record per unit added (or per deepening, or per skipped growth): ``growth``,
         ``epoch``, ``kind``, ``layer``, ``unit``, ``init``, ``instance_index`` (the typical
@@ -288,7 +292,7 @@ REFERENCES = """
     References
     ----------
     J. Kang, "Growing Networks by Folding on Typical Instances" (slides, 1 November 2024);
-    the algorithms as skfold reads them: ``DESIGN.md`` and the :mod:`skfold.folding` package.
+    the algorithms as skfold reads them: the :mod:`skfold.folding` package's docstrings.
 
     U. Evci, B. van Merrienboer, T. Unterthiner, M. Vladymyrov, F. Pedregosa, "GradMax:
     Growing Neural Networks using Gradient Information", ICLR 2022 (``init="gradmax"``).

@@ -1,7 +1,7 @@
 """Grow by folding: the slides' four algorithms and the baseline inits.
 
-Pure functions of (network, data) -> decision; they hold no estimator state. The notation follows
-``DESIGN.md``: ``x_t`` is the typical mis-predicted instance, ``x_f`` its fold point. When a layer
+Pure functions of (network, data) -> decision; they hold no estimator state. The notation is
+the slides': ``x_t`` is the typical mis-predicted instance, ``x_f`` its fold point. When a layer
 ``l > 0`` is grown, both live in that layer's input space ``h_l`` rather than in ``x``.
 
 ========================================  =====================================================
