@@ -302,7 +302,8 @@ REFERENCES = """
 CLASS_WEIGHT = """
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, as in ``LogisticRegression``: ``{label: weight}`` (classes
-        not named weigh 1; each weight finite and non-negative), ``"balanced"`` (``n_samples / (n_classes * np.bincount(y))``, as
+        not named weigh 1; each weight finite and non-negative), ``"balanced"``
+        (``n_samples / (n_classes * np.bincount(y))``, as
         ``sklearn.utils.class_weight.compute_sample_weight`` gives) or None (all 1). A row's
         weight is its class's times its ``sample_weight``: it weighs the loss, the
         typical-instance search and the growth decisions alike. ``"balanced"`` is not

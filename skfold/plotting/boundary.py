@@ -10,15 +10,15 @@ import numpy as np
 from ..schedule import growth_paid
 from ._common import (
     FOLD_COLORS,
+    as_fitted,
     check_2d,
     fold_events,
     fold_id,
     fold_label,
     grid_over,
+    input_names,
     preactivation,
     pyplot,
-    as_fitted,
-    input_names,
     split_pipeline,
     to_data_space,
     to_model_space,

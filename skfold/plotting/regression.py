@@ -6,14 +6,14 @@ import numpy as np
 
 from ._common import (
     FOLD_COLORS,
+    as_fitted,
     check_2d,
     fold_events,
     fold_id,
     fold_label,
+    input_names,
     preactivation,
     pyplot,
-    as_fitted,
-    input_names,
     split_pipeline,
     to_data_space,
     to_model_space,
