@@ -46,9 +46,12 @@ def grown_curve(data, init, seed, cfg):
     The curve ends early when the search finds no mis-predicted training row to fold on.
     """
     X_train, X_test, y_train, y_test = data
+    # margin_fraction=0: growth stops once every training row is right, as the plateau
+    # schedule's does ("auto" folds on margins in an explicit grow())
     clf = FoldGrowClassifier(hidden_units=2, max_hidden_units=cfg["max_units"],
                              growth_schedule="none", warm_start=True, init=init,
-                             max_iter=cfg["phase_iter"], random_state=seed)
+                             margin_fraction=0.0, max_iter=cfg["phase_iter"],
+                             random_state=seed)
     clf.fit(X_train, y_train)
     scores, iterations = {}, {}
     while True:
