@@ -51,16 +51,20 @@ def handle(call, give_up=False):
 
     The best network seen is the roll-back target unless its loss has itself exploded
     (a mini-batch epoch's loss is measured while its weights move), then the network this
-    call started from. Training stops after :data:`MAX_DIVERGENCES` divergences.
+    call started from; such a best network is forgotten, so that the end of the fit cannot
+    return to it, and the next epoch is the best so far. Training stops after
+    :data:`MAX_DIVERGENCES` divergences.
     """
     state = call.state
     state.n_divergences += 1
-    for target in (state.best_weights(), call.start):
-        if target is None:
-            continue
-        state.load_weights(*target)
-        if not diverged(call, batch_objective(call)):
-            break
+    best = state.best_weights()
+    if best is not None:
+        state.load_weights(*best)
+        if diverged(call, batch_objective(call)):
+            state.best, state.schedule.best_loss = None, np.inf
+            best = None
+    if best is None:
+        state.load_weights(*call.start)
     trainer = state.trainer
     recovery = "restarted L-BFGS"
     if trainer.optimizer is not None:

@@ -127,6 +127,29 @@ def test_divergence_rolls_back_to_the_best_weights_and_training_goes_on(moons, m
     assert_finite_model(clf, X)
 
 
+def explode(trainer):
+    """A mini-batch epoch whose loss, measured while its weights moved, looks the best so
+    far, and whose last steps blew the weights up: the epoch's snapshot is exploded."""
+    with torch.no_grad():
+        for p in trainer.network.parameters():
+            p.fill_(1e3)
+    return 1e-6
+
+
+def test_an_exploded_best_epoch_is_forgotten_not_returned_at_the_end(moons, monkeypatch):
+    # the best epoch's weights diverged: the roll-back went to the start, but the end of the
+    # fit used to return to that best epoch all the same (predictions in the thousands)
+    X, y = moons
+    EpochHook(monkeypatch, lambda call, trainer: explode(trainer) if call == 3 else None)
+    reg = FoldGrowRegressor(solver="sgd", growth_schedule="none", early_stopping=False,
+                            max_iter=12, n_iter_no_change=100, random_state=0)
+    target = np.sin(3 * X[:, 0]) + X[:, 1] ** 2  # no linear fit: epoch losses far above 1e-6
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        reg.fit(X, target)
+    assert_finite_model(reg, X)
+    assert np.abs(reg.predict(X)).max() < 10 * np.abs(target).max()
+
+
 def test_divergence_in_the_first_epoch_rolls_back_to_the_initial_network(moons, monkeypatch):
     X, y = moons
     hook = EpochHook(monkeypatch, lambda call, trainer: poison(trainer) if call == 1 else None)
