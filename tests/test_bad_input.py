@@ -421,3 +421,20 @@ def test_early_stopping_with_a_one_row_validation_set_is_refused_as_mlp_does(Est
                         random_state=0).fit(X, y)
     assert len(est.validation_scores_) == est.n_iter_
     assert np.all(np.isfinite(est.validation_scores_))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_held_out_outputs_that_overflow_score_as_undefined_instead_of_crashing():
+    # features at 1e80 (under the float64 guard) made an L-BFGS iterate's held-out outputs
+    # non-finite, and r2_score raised 'Input contains NaN' from inside scikit-learn
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 4)) * 1e80
+    y = 2 * X[:, 0] / 1e80 + X[:, 1] / 1e80
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = FoldGrowRegressor(random_state=0).fit(X, y)
+    assert np.isfinite(est.predict(X)).all()
+    scores = np.asarray(est.validation_scores_)
+    assert np.isnan(scores).any()  # the iterates that overflowed, scored as undefined
+    assert est.best_validation_score_ == scores[np.isfinite(scores)].max()
