@@ -127,7 +127,8 @@ PARAMETERS = """
         row, and ``coefs_[-1]`` is zero. ``"auto"``: on where held-out rows judge the fit
         (``early_stopping``), since only they can tell whether the hidden units beat it.
         Takes effect when a new network is fitted (not on a warm start). The linear part is
-        ``linear_coef_``.
+        ``linear_coef_``. A linear fit that cannot take its first step (features far from
+        unit scale, such as 1e12) warns to scale ``X``.
     solver : {"auto", "lbfgs", "adam", "sgd"}, default="auto"
         ``"auto"`` uses full-batch L-BFGS up to 100,000 training rows and Adam above
         (``partial_fit`` always uses Adam with ``"auto"``, after an L-BFGS ``fit`` too, from

@@ -13,6 +13,8 @@ the hidden units train on.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.optimize
 import scipy.sparse
@@ -56,6 +58,11 @@ def fit_linear(X, y_enc, sample_weight, task, n_outputs, alpha=LINEAR_ALPHA):
     theta0 = np.zeros(n_outputs * (d + 1))
     result = scipy.optimize.minimize(fun, theta0, jac=True, method="L-BFGS-B",
                                      options={"maxiter": LINEAR_MAX_ITER})
+    if result.nit == 0 and not result.success:
+        warnings.warn("The linear seed did not train: its L-BFGS-B line search failed at the "
+                      "first step, as it does on features far from unit scale. Scale X, e.g. "
+                      "with sklearn.preprocessing.StandardScaler in a Pipeline.", UserWarning,
+                      stacklevel=2)
     theta = result.x if np.isfinite(result.x).all() else theta0
     return theta[:n_outputs * d].reshape(n_outputs, d), theta[n_outputs * d:]
 

@@ -438,3 +438,17 @@ def test_held_out_outputs_that_overflow_score_as_undefined_instead_of_crashing()
     scores = np.asarray(est.validation_scores_)
     assert np.isnan(scores).any()  # the iterates that overflowed, scored as undefined
     assert est.best_validation_score_ == scores[np.isfinite(scores)].max()
+
+
+def test_a_linear_seed_that_cannot_take_a_step_says_to_scale_X():
+    # features at 1e12: the linear seed's L-BFGS-B failed at its first step and the fit fell
+    # to chance (0.47 on a separable problem) without a word
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 4))
+    y = (X @ np.array([1.0, -2.0, 0.5, 3.0]) > 0).astype(int)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        FoldGrowClassifier(random_state=0).fit(X, y)
+    assert not [w for w in record if "linear seed" in str(w.message)]
+    with pytest.warns(UserWarning, match="The linear seed did not train.*Scale X"):
+        FoldGrowClassifier(random_state=0).fit(X * 1e12, y)
