@@ -12,6 +12,7 @@ import time
 import warnings
 
 import numpy as np
+import torch
 
 from . import divergence, growth, history, linear_seed, selection
 from ._threads import thread_limits
@@ -261,7 +262,9 @@ def end_epoch(call, loss, weights=None):
         Xv, yv, swv, swv_np = call.val
         out = outputs(state.network, Xv)
         monitored = weighted_mean_loss(out, yv, swv, call.settings.task)
-        score = call.settings.task.validation_score(out, yv, swv_np)
+        # a diverging iterate's non-finite outputs have no score (r2_score refuses them)
+        score = (call.settings.task.validation_score(out, yv, swv_np)
+                 if torch.isfinite(out).all() else float("nan"))
         state.validation_scores.append(score)
         if _better_score(state.best_validation_score, score):
             state.best_validation_score = score

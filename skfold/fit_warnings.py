@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .history import events_of_last_growth
 from .schedule import ENDS_GROWTH
 
 UNTRAINED = ("the fit did not train: no epoch (L-BFGS: iteration) lowered the training loss "
@@ -87,9 +88,8 @@ def warn_once(call, sentences):
 def warn_grew_nothing(est, history):
     """``grow`` added no unit because it found nothing to fold on: say so as it returns (a
     growth that failed has said so already, with a ``RuntimeWarning``)."""
-    last = history[-1]["growth"]
-    reasons = sorted({e["skipped"] for e in history if e.get("growth") == last
-                      and e.get("skipped") in ENDS_GROWTH})
+    reasons = sorted({e["skipped"] for e in events_of_last_growth(history)
+                      if e.get("skipped") in ENDS_GROWTH})
     if reasons:
         warnings.warn(f"{type(est).__name__}.grow added no unit: {'; '.join(reasons)}.",
                       UserWarning, stacklevel=3)
