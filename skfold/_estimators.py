@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseFoldGrow, _solver_is_stochastic
 from ._docs import CLASS_WEIGHT, estimator_doc
+from ._validation import check_positive_total
 from .tasks import CLASSIFICATION, REGRESSION
 
 #: Largest absolute regression target: its square must not overflow float64 (the target's
@@ -128,11 +129,8 @@ class FoldGrowClassifier(ClassifierMixin, BaseFoldGrow):
         if bad:
             raise ValueError(f"class_weight's values must be finite and non-negative; got {bad}.")
         weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-        sample_weight = sample_weight * weights[y_enc]
-        if sample_weight.sum() <= 0:
-            raise ValueError("sample_weight times class_weight sums to zero: at least one "
-                             "sample needs a positive weight.")
-        return y_enc, sample_weight
+        return y_enc, check_positive_total(sample_weight * weights[y_enc],
+                                           "sample_weight times class_weight")
 
     def _decode_event(self, event):
         for key in ("predicted", "true"):

@@ -82,9 +82,13 @@ def validate_sample_weight(sample_weight, X):
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity.")
+    return check_positive_total(sw, "sample_weight")
+
+
+def check_positive_total(sw, what):
+    """``sw``, unless its weights sum to zero (``what`` names them in the error)."""
     if sw.sum() <= 0:
-        raise ValueError("sample_weight sums to zero: at least one sample needs a "
-                         "positive weight.")
+        raise ValueError(f"{what} sums to zero: at least one sample needs a positive weight.")
     return sw
 
 

@@ -58,9 +58,8 @@ def as_fitted(points, names):
     return pd.DataFrame(points, columns=names)
 
 
-def to_model_space(pre, X, names=None):
-    return X if pre is None else np.asarray(pre.transform(as_fitted(X, names)),
-                                            dtype=np.float64)
+def to_model_space(pre, X):
+    return X if pre is None else np.asarray(pre.transform(X), dtype=np.float64)
 
 
 def to_data_space(pre, points):

@@ -80,8 +80,9 @@ def plot_decision_boundary(estimator, X, y, ax=None, show_folds=True, *, grid_re
     marks = _fold_marks(pre, events)
     extra = [m[1] for m in marks] + [m[2] for m in marks if m[2] is not None]
     xx, yy, grid = grid_over(X, np.array(extra) if extra else None, grid_resolution)
-    _draw_regions(ax, plt, estimator, final.classes_, X, y, xx, yy, as_fitted(grid, names))
-    _draw_folds(ax, final, marks, xx, yy, to_model_space(pre, grid, names))
+    grid = as_fitted(grid, names)  # as the estimator was fitted: a DataFrame of its columns
+    _draw_regions(ax, plt, estimator, final.classes_, X, y, xx, yy, grid)
+    _draw_folds(ax, final, marks, xx, yy, to_model_space(pre, grid))
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     ax.set_xlabel(names[0] if names is not None else "$x_0$")

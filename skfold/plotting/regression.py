@@ -60,9 +60,10 @@ def plot_regression_fit(estimator, X, y, ax=None, show_folds=True, *, n_points=5
     events = fold_events(estimator, show_folds)
     xs = np.linspace(X.min(), X.max(), n_points)[:, None]
     ax.scatter(X[:, 0], y.ravel(), s=8, color="0.6", label="data", zorder=1)
-    ax.plot(xs[:, 0], np.ravel(estimator.predict(as_fitted(xs, names))), color=color, lw=2,
-            label=label, zorder=2)
-    Zs = to_model_space(pre, xs, names)
+    curve = as_fitted(xs, names)  # as the estimator was fitted: a DataFrame of its column
+    ax.plot(xs[:, 0], np.ravel(estimator.predict(curve)), color=color, lw=2, label=label,
+            zorder=2)
+    Zs = to_model_space(pre, curve)
     for i, event in enumerate(events):
         fold_color = FOLD_COLORS[i % len(FOLD_COLORS)]
         z = preactivation(final, Zs, event["layer"], event["unit"])
